@@ -9,4 +9,4 @@ mod encode;
 mod parse;
 
 pub use encode::{Protocol, ReplyWriter};
-pub use parse::{Command, Limits, ParseError, RequestParser, INLINE_MAX_SIZE};
+pub use parse::{split_args, Command, Limits, ParseError, RequestParser, INLINE_MAX_SIZE};

@@ -323,7 +323,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
-                    in_double = false;
                     i += 1;
                     break;
                 } else {
@@ -341,7 +340,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
-                    in_single = false;
                     i += 1;
                     break;
                 } else {

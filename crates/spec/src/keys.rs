@@ -41,14 +41,19 @@ impl KeySpec {
 
     /// Appends the positions this spec finds in `args`. `None` when `args` contradict it.
     pub fn positions(&self, args: &[&[u8]], out: &mut Vec<usize>) -> Option<()> {
-        let argc = args.len() as i32;
+        self.positions_with(args.len(), &|i| args[i], out)
+    }
+
+    /// [`Self::positions`] over any argument accessor (the server's parsed request).
+    pub fn positions_with<'a>(&self, argc: usize, arg: &dyn Fn(usize) -> &'a [u8], out: &mut Vec<usize>) -> Option<()> {
+        let argc = argc as i32;
         let start = match self.begin {
             BeginSearch::Index(i) => i,
             BeginSearch::Keyword { keyword, start_from } => {
                 let found = if start_from >= 0 {
-                    (start_from..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                    (start_from..argc).find(|&i| arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes()))
                 } else {
-                    (1..=argc + start_from).rev().find(|&i| args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                    (1..=argc + start_from).rev().find(|&i| arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes()))
                 };
                 match found {
                     Some(i) => i + 1,
@@ -76,7 +81,10 @@ impl KeySpec {
             }
             FindKeys::Keynum { keynum_index, first_key, key_step } => {
                 let count_at = (start + keynum_index) as usize;
-                let text = std::str::from_utf8(args.get(count_at)?).ok()?;
+                if count_at >= argc as usize {
+                    return None;
+                }
+                let text = std::str::from_utf8(arg(count_at)).ok()?;
                 let count: i64 = text.parse().ok()?;
                 if count < 0 {
                     return None;

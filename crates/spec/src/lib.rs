@@ -156,10 +156,17 @@ impl CommandSpec {
     /// specs. Returns `None` when the arguments do not fit the specs (bad numkeys).
     pub fn key_positions(&self, args: &[&[u8]]) -> Option<Vec<usize>> {
         let mut positions = Vec::new();
-        for ks in self.key_specs {
-            ks.positions(args, &mut positions)?;
-        }
+        self.key_positions_with(args.len(), &|i| args[i], &mut positions)?;
         Some(positions)
+    }
+
+    /// [`Self::key_positions`] into a reused vector, over any argument accessor.
+    pub fn key_positions_with<'a>(&self, argc: usize, arg: &dyn Fn(usize) -> &'a [u8], out: &mut Vec<usize>) -> Option<()> {
+        out.clear();
+        for ks in self.key_specs {
+            ks.positions_with(argc, arg, out)?;
+        }
+        Some(())
     }
 }
 
@@ -186,6 +193,13 @@ mod tests {
             if let Some(parent) = c.container {
                 assert!(find(parent).is_some(), "{} has no container", c.full_name());
             }
+        }
+    }
+
+    #[test]
+    fn ids_follow_table_order() {
+        for (i, c) in COMMANDS.iter().enumerate() {
+            assert_eq!(c.id as usize, i, "{}", c.full_name());
         }
     }
 

@@ -1,0 +1,26 @@
+//! The keyspace and its values: databases, expiry, value encodings, SCAN positions and
+//! random sampling.
+//!
+//! Everything here is synchronous and knows nothing of threads, sockets or locks: the
+//! server wraps each [`Shard`] in its own lock and decides what runs when. Keeping it pure
+//! lets it be tested directly against simple models.
+//!
+//! Depends on `util` only.
+
+mod db;
+mod value;
+
+pub use db::{Db, Entry, Shard, NO_EXPIRE};
+pub use value::{StrValue, Value};
+
+/// A key: binary-safe, owned, as compact as a boxed slice.
+pub type Key = Box<[u8]>;
+
+/// The hasher every map of the keyspace shares, seeded once per process. SCAN cursors are
+/// positions in this hash order, so it must be the same for every shard.
+pub type KeyHasher = ahash::RandomState;
+
+/// Creates the process-wide hasher (random seed: no hash flooding from clients).
+pub fn new_hasher() -> KeyHasher {
+    ahash::RandomState::new()
+}

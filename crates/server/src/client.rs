@@ -1,0 +1,140 @@
+//! Clients: the per-connection state a connection task owns ([`ClientState`]) and the
+//! part other threads may read or signal ([`ClientShared`], for CLIENT LIST/KILL, MONITOR
+//! and, later, blocking and pub/sub wake-ups).
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+use lodestone_resp::Protocol;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set by SKIP while its own reply is sent; becomes `SkipNext`'s target.
+    SkipArmed,
+}
+
+/// Per-connection state owned by the connection's task.
+#[derive(Debug)]
+pub struct ClientState {
+    pub shared: Arc<ClientShared>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the pending replies are written (QUIT, protocol error).
+    pub close_after_reply: bool,
+    /// MONITOR was issued: the connection only receives the monitor stream now.
+    pub monitor: bool,
+}
+
+impl ClientState {
+    pub fn new(shared: Arc<ClientShared>, authenticated: bool) -> ClientState {
+        ClientState { shared, db: 0, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, monitor: false }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        if self.shared.resp.load(Ordering::Relaxed) == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        }
+    }
+}
+
+/// What other threads can see of a client and how they can signal it.
+#[derive(Debug)]
+pub struct ClientShared {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created_ms: i64,
+    pub name: Mutex<Vec<u8>>,
+    pub lib_name: Mutex<Vec<u8>>,
+    pub lib_ver: Mutex<Vec<u8>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub last_interaction_ms: AtomicI64,
+    /// Index in the command table of the last command + 1 (0: none yet).
+    pub last_command: AtomicUsize,
+    pub query_buffer: AtomicUsize,
+    pub query_buffer_free: AtomicUsize,
+    pub output_buffer: AtomicUsize,
+    pub no_evict: AtomicBool,
+    pub is_monitor: AtomicBool,
+    /// Set by CLIENT KILL or shutdown; the task closes the connection when woken.
+    pub killed: AtomicBool,
+    pub wake: Notify,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl ClientShared {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+}
+
+/// The registry of connected clients.
+#[derive(Debug, Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientShared>>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    /// Registers a new connection and returns its shared part.
+    pub fn register(&self, addr: String, laddr: String, fd: i32, now_ms: i64) -> Arc<ClientShared> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let shared = Arc::new(ClientShared {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms,
+            name: Mutex::new(Vec::new()),
+            lib_name: Mutex::new(Vec::new()),
+            lib_ver: Mutex::new(Vec::new()),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_interaction_ms: AtomicI64::new(now_ms),
+            last_command: AtomicUsize::new(0),
+            query_buffer: AtomicUsize::new(0),
+            query_buffer_free: AtomicUsize::new(0),
+            output_buffer: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            is_monitor: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            wake: Notify::new(),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
+        });
+        self.map.lock().insert(id, shared.clone());
+        shared
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    pub fn count(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    /// A snapshot of every client, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientShared>> {
+        self.map.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientShared>> {
+        self.map.lock().get(&id).cloned()
+    }
+}

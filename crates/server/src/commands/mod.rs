@@ -1,0 +1,151 @@
+//! Command families, one module each, and the one exhaustive map from [`CommandId`] to
+//! handler: a command in the table without a handler does not compile.
+
+pub mod connection;
+pub mod keyspace;
+pub mod server;
+pub mod string;
+
+use lodestone_spec::CommandId;
+
+use crate::ctx::Ctx;
+use crate::errors::CmdResult;
+
+/// A command handler: parses its arguments, does its work, writes its reply.
+pub type Handler = fn(&mut Ctx) -> CmdResult;
+
+/// The handler of a command.
+pub fn handler(id: CommandId) -> Handler {
+    match id {
+        CommandId::Get => string::get,
+        CommandId::Set => string::set,
+        CommandId::Setnx => string::setnx,
+        CommandId::Setex => string::setex,
+        CommandId::Psetex => string::psetex,
+        CommandId::Getset => string::getset,
+        CommandId::Getdel => string::getdel,
+        CommandId::Getex => string::getex,
+        CommandId::Mget => string::mget,
+        CommandId::Mset => string::mset,
+        CommandId::Msetnx => string::msetnx,
+        CommandId::Append => string::append,
+        CommandId::Strlen => string::strlen,
+        CommandId::Getrange => string::getrange,
+        CommandId::Substr => string::substr,
+        CommandId::Setrange => string::setrange,
+        CommandId::Incr => string::incr,
+        CommandId::Decr => string::decr,
+        CommandId::Incrby => string::incrby,
+        CommandId::Decrby => string::decrby,
+        CommandId::Incrbyfloat => string::incrbyfloat,
+        CommandId::Lcs => string::lcs,
+        CommandId::Setbit => string::setbit,
+        CommandId::Getbit => string::getbit,
+        CommandId::Bitcount => string::bitcount,
+        CommandId::Bitpos => string::bitpos,
+        CommandId::Bitop => string::bitop,
+        CommandId::Bitfield => string::bitfield,
+        CommandId::BitfieldRo => string::bitfield_ro,
+        CommandId::Del => keyspace::del,
+        CommandId::Unlink => keyspace::unlink,
+        CommandId::Exists => keyspace::exists,
+        CommandId::Type => keyspace::type_,
+        CommandId::Rename => keyspace::rename,
+        CommandId::Renamenx => keyspace::renamenx,
+        CommandId::Copy => keyspace::copy,
+        CommandId::Keys => keyspace::keys,
+        CommandId::Scan => keyspace::scan,
+        CommandId::Randomkey => keyspace::randomkey,
+        CommandId::Touch => keyspace::touch,
+        CommandId::Expire => keyspace::expire,
+        CommandId::Pexpire => keyspace::pexpire,
+        CommandId::Expireat => keyspace::expireat,
+        CommandId::Pexpireat => keyspace::pexpireat,
+        CommandId::Ttl => keyspace::ttl,
+        CommandId::Pttl => keyspace::pttl,
+        CommandId::Expiretime => keyspace::expiretime,
+        CommandId::Pexpiretime => keyspace::pexpiretime,
+        CommandId::Persist => keyspace::persist,
+        CommandId::Move => keyspace::move_,
+        CommandId::Select => connection::select,
+        CommandId::Swapdb => keyspace::swapdb,
+        CommandId::Flushdb => keyspace::flushdb,
+        CommandId::Flushall => keyspace::flushall,
+        CommandId::Dbsize => keyspace::dbsize,
+        CommandId::Object => keyspace::object,
+        CommandId::ObjectEncoding => keyspace::object_encoding,
+        CommandId::ObjectFreq => keyspace::object_freq,
+        CommandId::ObjectIdletime => keyspace::object_idletime,
+        CommandId::ObjectRefcount => keyspace::object_refcount,
+        CommandId::ObjectHelp => keyspace::object_help,
+        CommandId::Ping => connection::ping,
+        CommandId::Echo => connection::echo,
+        CommandId::Quit => connection::quit,
+        CommandId::Reset => connection::reset,
+        CommandId::Auth => connection::auth,
+        CommandId::Hello => connection::hello,
+        CommandId::Client => connection::client,
+        CommandId::ClientId => connection::client_id,
+        CommandId::ClientSetname => connection::client_setname,
+        CommandId::ClientGetname => connection::client_getname,
+        CommandId::ClientList => connection::client_list,
+        CommandId::ClientInfo => connection::client_info,
+        CommandId::ClientKill => connection::client_kill,
+        CommandId::ClientReply => connection::client_reply,
+        CommandId::ClientNoEvict => connection::client_no_evict,
+        CommandId::ClientSetinfo => connection::client_setinfo,
+        CommandId::ClientPause => connection::client_pause,
+        CommandId::ClientUnpause => connection::client_unpause,
+        CommandId::ClientUnblock => connection::client_unblock,
+        CommandId::ClientHelp => connection::client_help,
+        CommandId::Command => server::command,
+        CommandId::CommandCount => server::command_count,
+        CommandId::CommandInfo => server::command_info,
+        CommandId::CommandDocs => server::command_docs,
+        CommandId::CommandList => server::command_list,
+        CommandId::CommandGetkeys => server::command_getkeys,
+        CommandId::CommandHelp => server::command_help,
+        CommandId::Info => server::info,
+        CommandId::Config => server::config,
+        CommandId::ConfigGet => server::config_get,
+        CommandId::ConfigSet => server::config_set,
+        CommandId::ConfigResetstat => server::config_resetstat,
+        CommandId::ConfigRewrite => server::config_rewrite,
+        CommandId::ConfigHelp => server::config_help,
+        CommandId::Time => server::time,
+        CommandId::Lastsave => server::lastsave,
+        CommandId::Slowlog => server::slowlog,
+        CommandId::SlowlogGet => server::slowlog_get,
+        CommandId::SlowlogLen => server::slowlog_len,
+        CommandId::SlowlogReset => server::slowlog_reset,
+        CommandId::SlowlogHelp => server::slowlog_help,
+        CommandId::Monitor => server::monitor,
+        CommandId::Memory => server::memory,
+        CommandId::MemoryUsage => server::memory_usage,
+        CommandId::MemoryHelp => server::memory_help,
+        CommandId::Shutdown => server::shutdown,
+        CommandId::Debug => server::debug,
+        CommandId::Lolwut => server::lolwut,
+    }
+}
+
+/// Quotes bytes the way Redis's `sdscatrepr` does (MONITOR, CLIENT LIST, DEBUG).
+pub fn repr(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}

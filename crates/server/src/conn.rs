@@ -1,0 +1,254 @@
+//! One client connection: read, parse, execute, write, on the worker thread that accepted
+//! it.
+//!
+//! Every request that has fully arrived is executed before the replies are written, so a
+//! pipeline of N commands costs one read and one write system call, as in Redis. The task
+//! also wakes for signals from other threads (CLIENT KILL, MONITOR lines) and waits,
+//! without blocking its thread, while CLIENT PAUSE holds its next command.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use lodestone_resp::{Command, Limits, ReplyWriter, RequestParser};
+use lodestone_spec::{CMD_MAY_REPLICATE, CMD_WRITE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::client::{ClientState, ReplyMode};
+use crate::dispatch::{process_command, resolve};
+use crate::server::{Server, ThreadStats};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(server: Arc<Server>, stats: Arc<ThreadStats>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let fd = raw_fd(&stream);
+    let now = lodestone_util::clock::now_ms();
+    let maxclients = server.config.hot.maxclients.load(Ordering::Relaxed) as usize;
+    let shared = server.clients.register(addr, laddr, fd, now);
+    server.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
+    let id = shared.id;
+    let authenticated = !server.config.hot.has_requirepass.load(Ordering::Relaxed);
+    let mut conn = Connection {
+        server: server.clone(),
+        stats,
+        client: ClientState::new(shared, authenticated),
+        out: ReplyWriter::new(lodestone_resp::Protocol::Resp2),
+        parser: RequestParser::new(),
+        rbuf: BytesMut::with_capacity(READ_CHUNK),
+        pending: None,
+        key_scratch: Vec::new(),
+        monitor_rx: None,
+        stream,
+    };
+    if server.clients.count() > maxclients {
+        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        conn.out.error("ERR max number of clients reached");
+        let _ = conn.stream.write_all(&conn.out.buf).await;
+    } else {
+        conn.run().await;
+    }
+    if conn.client.monitor {
+        server.monitors.lock().retain(|(client_id, _)| *client_id != id);
+        server.monitor_count.fetch_sub(1, Ordering::Relaxed);
+    }
+    server.clients.unregister(id);
+}
+
+fn raw_fd(stream: &TcpStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    stream.as_raw_fd()
+}
+
+struct Connection {
+    server: Arc<Server>,
+    stats: Arc<ThreadStats>,
+    client: ClientState,
+    out: ReplyWriter,
+    parser: RequestParser,
+    rbuf: BytesMut,
+    /// A parsed request held back by CLIENT PAUSE.
+    pending: Option<Command>,
+    key_scratch: Vec<usize>,
+    monitor_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>>,
+    stream: TcpStream,
+}
+
+enum Next {
+    Read,
+    WaitUnpause,
+    Close,
+}
+
+impl Connection {
+    async fn run(&mut self) {
+        loop {
+            let next = self.process_input();
+            if !self.out.buf.is_empty() {
+                let len = self.out.buf.len();
+                if self.stream.write_all(&self.out.buf).await.is_err() {
+                    return;
+                }
+                self.stats.net_output_bytes.fetch_add(len as u64, Ordering::Relaxed);
+                self.out.buf.clear();
+            }
+            match next {
+                Next::Close => return,
+                Next::WaitUnpause => {
+                    self.wait_unpause().await;
+                    continue;
+                }
+                Next::Read => {}
+            }
+            if self.client.monitor && self.monitor_rx.is_none() {
+                self.start_monitor();
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            let shared = self.client.shared.clone();
+            tokio::select! {
+                biased;
+                _ = shared.wake.notified() => {
+                    if shared.killed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+                line = recv_monitor(&mut self.monitor_rx) => {
+                    if let Some(line) = line {
+                        self.out.raw(&line);
+                    }
+                }
+                read = self.stream.read_buf(&mut self.rbuf) => {
+                    match read {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            self.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            let limit = self.server.config.hot.client_query_buffer_limit.load(Ordering::Relaxed);
+                            if self.rbuf.len() > limit {
+                                tracing::warn!("Closing client that reached max query buffer length");
+                                self.server.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
+                                return;
+                            }
+                            shared.last_interaction_ms.store(lodestone_util::clock::now_ms(), Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Executes every complete request in the input buffer.
+    fn process_input(&mut self) -> Next {
+        loop {
+            if self.client.shared.killed.load(Ordering::Relaxed) {
+                return Next::Close;
+            }
+            let cmd = match self.pending.take() {
+                Some(cmd) => cmd,
+                None => {
+                    let limits = Limits {
+                        max_bulk_len: self.server.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
+                        authenticated: self.client.authenticated,
+                    };
+                    match self.parser.parse(&mut self.rbuf, &limits) {
+                        Ok(Some(cmd)) => cmd,
+                        Ok(None) => break,
+                        Err(error) => {
+                            let message = format!("ERR {}", error.message);
+                            self.server.count_error(&message);
+                            self.out.error(&message);
+                            tracing::debug!("Protocol error from client {}: {}", self.client.shared.addr, error.message);
+                            return Next::Close;
+                        }
+                    }
+                }
+            };
+            if self.paused_for(&cmd) {
+                self.pending = Some(cmd);
+                return Next::WaitUnpause;
+            }
+            self.execute(&cmd);
+            if self.client.close_after_reply {
+                return Next::Close;
+            }
+        }
+        self.client.shared.query_buffer.store(self.rbuf.len(), Ordering::Relaxed);
+        self.client.shared.query_buffer_free.store(self.rbuf.capacity() - self.rbuf.len(), Ordering::Relaxed);
+        Next::Read
+    }
+
+    fn execute(&mut self, cmd: &Command) {
+        let before_len = self.out.buf.len();
+        let mode_before = self.client.reply_mode;
+        process_command(&self.server, &mut self.client, &self.stats, &mut self.out, cmd, &mut self.key_scratch);
+        self.out.protocol = self.client.protocol();
+        let suppress = match (mode_before, self.client.reply_mode) {
+            (_, ReplyMode::Off) => true,
+            (_, ReplyMode::SkipArmed) => {
+                self.client.reply_mode = ReplyMode::Skip;
+                true
+            }
+            (ReplyMode::Skip, ReplyMode::Skip) => {
+                self.client.reply_mode = ReplyMode::On;
+                true
+            }
+            _ => false,
+        };
+        if suppress {
+            self.out.buf.truncate(before_len);
+        }
+    }
+
+    /// Whether CLIENT PAUSE holds this request back.
+    fn paused_for(&self, cmd: &Command) -> bool {
+        let pause = &self.server.pause;
+        if !pause.active.load(Ordering::Relaxed) {
+            return false;
+        }
+        let state = *pause.state.lock();
+        if lodestone_util::clock::now_ms() >= state.end_ms {
+            pause.active.store(false, Ordering::Relaxed);
+            pause.resumed.notify_waiters();
+            return false;
+        }
+        if !state.write_only {
+            return true;
+        }
+        match resolve(&self.server, cmd) {
+            Ok(spec) => spec.has(CMD_WRITE) || spec.has(CMD_MAY_REPLICATE),
+            Err(_) => false,
+        }
+    }
+
+    async fn wait_unpause(&mut self) {
+        let end_ms = self.server.pause.state.lock().end_ms;
+        let wait_ms = (end_ms - lodestone_util::clock::now_ms()).clamp(0, 100) as u64;
+        let shared = self.client.shared.clone();
+        tokio::select! {
+            _ = self.server.pause.resumed.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(wait_ms)) => {}
+            _ = shared.wake.notified() => {}
+        }
+    }
+
+    fn start_monitor(&mut self) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.server.monitors.lock().push((self.client.shared.id, tx));
+        self.server.monitor_count.fetch_add(1, Ordering::Relaxed);
+        self.client.shared.is_monitor.store(true, Ordering::Relaxed);
+        self.monitor_rx = Some(rx);
+    }
+}
+
+async fn recv_monitor(rx: &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>) -> Option<bytes::Bytes> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,180 @@
+//! What a handler sees: its request, its client, the shards it locked, and the reply
+//! writer. Handlers are synchronous and never touch a socket, so the same handler serves
+//! a client, a MULTI queue, a script's `redis.call` and, later, AOF and replica replay.
+
+use lodestone_resp::{Command, ReplyWriter};
+use lodestone_spec::CommandSpec;
+use lodestone_store::{Db, Entry, Key, StrValue, Value, NO_EXPIRE};
+
+use crate::client::ClientState;
+use crate::errors::Error;
+use crate::keyspace::Locked;
+use crate::server::Server;
+
+/// The context of one command execution.
+pub struct Ctx<'a, 'k> {
+    pub server: &'a Server,
+    pub client: &'a mut ClientState,
+    pub cmd: &'a Command,
+    pub spec: &'static CommandSpec,
+    pub out: &'a mut ReplyWriter,
+    pub keys: KeyAccess<'k>,
+}
+
+/// Access to the locked part of the keyspace, with lazy expiry and effect bookkeeping.
+pub struct KeyAccess<'a> {
+    pub locked: Locked<'a>,
+    /// The client's selected database.
+    pub db: usize,
+    /// The command's one clock reading.
+    pub now_ms: i64,
+    /// Changes made (INFO `rdb_changes_since_last_save`, later AOF and WATCH).
+    pub dirty: u64,
+    /// Keys found expired and deleted while the command ran.
+    pub expired: Vec<(usize, Key)>,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl<'a> KeyAccess<'a> {
+    pub fn new(locked: Locked<'a>, db: usize, now_ms: i64) -> KeyAccess<'a> {
+        KeyAccess { locked, db, now_ms, dirty: 0, expired: Vec::new(), hits: 0, misses: 0 }
+    }
+
+    /// The selected database's part that holds `key`, without expiry checks.
+    pub fn raw_db(&mut self, key: &[u8]) -> &mut Db {
+        let db = self.db;
+        self.locked.db_for(key, db)
+    }
+
+    /// The live entry of `key` in database `db`: an expired key is deleted on the spot
+    /// and reported absent, so no command ever observes it.
+    pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        let part = self.locked.db_for(key, db);
+        if part.get(key)?.is_expired(now) {
+            part.remove(key);
+            self.expired.push((db, key.into()));
+            self.dirty += 1;
+            return None;
+        }
+        let lru = (now / 1000) as u32;
+        let entry = part.get_mut(key)?;
+        entry.access_s = lru;
+        Some(entry)
+    }
+
+    /// [`Self::lookup_in`] in the selected database.
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.db;
+        self.lookup_in(db, key)
+    }
+
+    /// A read lookup that counts keyspace hits and misses.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.db;
+        let now = self.now_ms;
+        let part = self.locked.db_for(key, db);
+        match part.get(key) {
+            None => {
+                self.misses += 1;
+                return None;
+            }
+            Some(e) if e.is_expired(now) => {
+                part.remove(key);
+                self.expired.push((db, key.into()));
+                self.dirty += 1;
+                self.misses += 1;
+                return None;
+            }
+            Some(_) => {}
+        }
+        self.hits += 1;
+        let entry = part.get_mut(key)?;
+        entry.access_s = (now / 1000) as u32;
+        Some(entry)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.lookup(key).is_some()
+    }
+
+    /// The string at `key` for reading: `Ok(None)` when missing, WRONGTYPE otherwise.
+    pub fn read_str(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, Error> {
+        match self.lookup_read(key) {
+            None => Ok(None),
+            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
+            #[allow(unreachable_patterns)]
+            Some(_) => Err(Error::WrongType),
+        }
+    }
+
+    /// The string at `key` for writing.
+    pub fn write_str(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, Error> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
+            #[allow(unreachable_patterns)]
+            Some(_) => Err(Error::WrongType),
+        }
+    }
+
+    /// Stores `value` at `key` with `expire_ms` (`NO_EXPIRE`: none), replacing any value
+    /// and TTL. Counts as one change.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_ms: i64) {
+        let now = self.now_ms;
+        let db = self.db;
+        let mut entry = Entry::new(value);
+        entry.expire_ms = expire_ms;
+        entry.access_s = (now / 1000) as u32;
+        self.locked.db_for(key, db).insert(key, entry);
+        self.dirty += 1;
+    }
+
+    /// Stores `value` at `key`, keeping the key's TTL if it has one (KEEPTTL).
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        let ttl = self.lookup(key).map_or(NO_EXPIRE, |e| e.expire_ms);
+        self.set(key, value, ttl);
+    }
+
+    /// Deletes `key` from the selected database; false when it did not exist.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        let db = self.db;
+        self.remove_in(db, key)
+    }
+
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.lookup_in(db, key).is_none() {
+            return false;
+        }
+        self.locked.db_for(key, db).remove(key);
+        self.dirty += 1;
+        true
+    }
+
+    /// Records an in-place change to `key` (APPEND, INCR...).
+    pub fn modified(&mut self, _key: &[u8]) {
+        self.dirty += 1;
+    }
+}
+
+impl<'a, 'k> Ctx<'a, 'k> {
+    /// Argument `i` of the request (0 is the command name).
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        self.cmd.arg(i)
+    }
+
+    pub fn argc(&self) -> usize {
+        self.cmd.len()
+    }
+
+    /// Argument `i` parsed as a Redis integer.
+    pub fn arg_i64(&self, i: usize) -> Result<i64, Error> {
+        lodestone_util::number::parse_i64(self.cmd.arg(i)).ok_or(Error::NotInteger)
+    }
+
+    /// Whether argument `i` equals `word`, ignoring case.
+    pub fn arg_is(&self, i: usize, word: &str) -> bool {
+        self.cmd.arg(i).eq_ignore_ascii_case(word.as_bytes())
+    }
+}

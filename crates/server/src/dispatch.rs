@@ -1,0 +1,211 @@
+//! From a parsed request to a written reply.
+//!
+//! [`process_command`] runs the checks in Redis's order (unknown command, unknown
+//! subcommand, arity, authentication; later ACL, cluster redirection, OOM, read-only
+//! replica, subscribed context, busy script, MULTI queueing), locks the shards the
+//! command's key specs name, and hands over to [`call`], which runs the handler and does
+//! what follows every command: statistics, slow log, MONITOR feed, dirty counter (and,
+//! with the issues that bring them, propagation, keyspace events and WATCH).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use lodestone_resp::{Command, ReplyWriter};
+use lodestone_spec::{CommandSpec, CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_SKIP_MONITOR, CMD_ADMIN, CMD_SKIP_SLOWLOG};
+use smallvec::SmallVec;
+
+use crate::client::ClientState;
+use crate::commands;
+use crate::ctx::{Ctx, KeyAccess};
+use crate::errors::{unknown_command, unknown_subcommand, wrong_arity};
+use crate::keyspace::{shard_of, Locked};
+use crate::server::{Server, SlowlogEntry, ThreadStats};
+
+/// Resolves the spec of a request, or the error Redis gives for it.
+pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, String> {
+    let name = cmd.arg(0);
+    let Some(spec) = server.commands.lookup(name) else {
+        let args: Vec<&[u8]> = cmd.args().skip(1).collect();
+        return Err(unknown_command(name, &args));
+    };
+    if !server.commands.has_subcommands(spec.name) {
+        return check_arity(spec, cmd.len());
+    }
+    if cmd.len() < 2 {
+        return Err(wrong_arity(spec.name));
+    }
+    match server.commands.lookup_sub(spec.name, cmd.arg(1)) {
+        Some(sub) => check_arity(sub, cmd.len()),
+        None => Err(unknown_subcommand(cmd.arg(1), spec.name)),
+    }
+}
+
+fn check_arity(spec: &'static CommandSpec, argc: usize) -> Result<&'static CommandSpec, String> {
+    let argc = argc as i32;
+    if (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
+        return Err(wrong_arity(&spec.full_name()));
+    }
+    Ok(spec)
+}
+
+/// Runs one request from a client and writes its reply into `out`.
+pub fn process_command(
+    server: &Server,
+    client: &mut ClientState,
+    stats: &ThreadStats,
+    out: &mut ReplyWriter,
+    cmd: &Command,
+    key_scratch: &mut Vec<usize>,
+) {
+    let spec = match resolve(server, cmd) {
+        Ok(spec) => spec,
+        Err(message) => {
+            if let Some(spec) = server.commands.lookup(cmd.arg(0)) {
+                stats.commands[spec.id as usize].rejected_calls.fetch_add(1, Ordering::Relaxed);
+            }
+            reject(server, out, &message);
+            return;
+        }
+    };
+    if !client.authenticated && !spec.has(CMD_NO_AUTH) {
+        if server.config.hot.has_requirepass.load(Ordering::Relaxed) {
+            stats.commands[spec.id as usize].rejected_calls.fetch_add(1, Ordering::Relaxed);
+            reject(server, out, "NOAUTH Authentication required.");
+            return;
+        }
+        client.authenticated = true;
+    }
+    let locked = lock_for(server, spec, cmd, key_scratch);
+    call(server, client, stats, out, cmd, spec, locked);
+}
+
+fn reject(server: &Server, out: &mut ReplyWriter, message: &str) {
+    server.count_error(message);
+    out.error(message);
+}
+
+/// Locks the shards a command needs, in ascending order.
+fn lock_for<'a>(server: &'a Server, spec: &'static CommandSpec, cmd: &Command, key_scratch: &mut Vec<usize>) -> Locked<'a> {
+    let keyspace = &server.keyspace;
+    if spec.has(CMD_ALL_SHARDS) {
+        return keyspace.lock_all();
+    }
+    if spec.key_specs.is_empty() {
+        return keyspace.lock_none();
+    }
+    if spec.key_positions_with(cmd.len(), &|i| cmd.arg(i), key_scratch).is_none() {
+        // Arguments that contradict the key specs (a bad numkeys): the handler will
+        // refuse them; lock everything so a mistake there cannot touch an unlocked shard.
+        return keyspace.lock_all();
+    }
+    let shards: SmallVec<[usize; 4]> = key_scratch.iter().map(|&i| shard_of(cmd.arg(i))).collect();
+    if shards.len() > crate::keyspace::SHARDS / 2 {
+        return keyspace.lock_all();
+    }
+    keyspace.lock(shards)
+}
+
+/// Runs a resolved command over the shards it locked, then does the bookkeeping that
+/// follows every command.
+pub fn call(
+    server: &Server,
+    client: &mut ClientState,
+    stats: &ThreadStats,
+    out: &mut ReplyWriter,
+    cmd: &Command,
+    spec: &'static CommandSpec,
+    locked: Locked<'_>,
+) {
+    let started = Instant::now();
+    let now_ms = lodestone_util::clock::now_ms();
+    if server.monitor_count.load(Ordering::Relaxed) > 0 && !spec.has(CMD_SKIP_MONITOR) && !spec.has(CMD_ADMIN) {
+        feed_monitors(server, client, cmd, now_ms);
+    }
+    let db = client.db;
+    let mut ctx = Ctx { server, client: &mut *client, cmd, spec, out: &mut *out, keys: KeyAccess::new(locked, db, now_ms) };
+    let result = commands::handler(spec.id)(&mut ctx);
+    let KeyAccess { locked, dirty, expired, hits, misses, .. } = ctx.keys;
+    drop(locked);
+    let elapsed_us = started.elapsed().as_micros() as u64;
+
+    let command_stats = &stats.commands[spec.id as usize];
+    command_stats.calls.fetch_add(1, Ordering::Relaxed);
+    command_stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+    if let Err(error) = result {
+        let message = error.message();
+        command_stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+        server.count_error(&message);
+        out.error(&message);
+    }
+    if dirty > 0 {
+        server.dirty.fetch_add(dirty, Ordering::Relaxed);
+    }
+    if !expired.is_empty() {
+        server.stats.expired_keys.fetch_add(expired.len() as u64, Ordering::Relaxed);
+    }
+    if hits > 0 {
+        server.stats.keyspace_hits.fetch_add(hits, Ordering::Relaxed);
+    }
+    if misses > 0 {
+        server.stats.keyspace_misses.fetch_add(misses, Ordering::Relaxed);
+    }
+    client.shared.last_command.store(spec.id as usize + 1, Ordering::Relaxed);
+    let threshold = server.config.hot.slowlog_log_slower_than.load(Ordering::Relaxed);
+    if threshold >= 0 && elapsed_us as i64 >= threshold && !spec.has(CMD_SKIP_SLOWLOG) {
+        record_slow(server, client, cmd, elapsed_us as i64, now_ms);
+    }
+}
+
+fn record_slow(server: &Server, client: &ClientState, cmd: &Command, duration_us: i64, now_ms: i64) {
+    let max_len = server.config.hot.slowlog_max_len.load(Ordering::Relaxed);
+    if max_len == 0 {
+        return;
+    }
+    // As Redis: at most 32 arguments, each at most 128 bytes, with a note of the rest.
+    const MAX_ARGS: usize = 32;
+    const MAX_ARG_LEN: usize = 128;
+    let argc = cmd.len();
+    let shown = argc.min(MAX_ARGS);
+    let mut args = Vec::with_capacity(shown);
+    for (i, arg) in cmd.args().take(shown).enumerate() {
+        if i == MAX_ARGS - 1 && argc > MAX_ARGS {
+            args.push(format!("... ({} more arguments)", argc - MAX_ARGS + 1).into_bytes());
+        } else if arg.len() > MAX_ARG_LEN {
+            let mut cut = arg[..MAX_ARG_LEN].to_vec();
+            cut.extend_from_slice(format!("... ({} more bytes)", arg.len() - MAX_ARG_LEN).as_bytes());
+            args.push(cut);
+        } else {
+            args.push(arg.to_vec());
+        }
+    }
+    let mut log = server.slowlog.lock();
+    let id = log.next_id;
+    log.next_id += 1;
+    log.entries.push_front(SlowlogEntry {
+        id,
+        time_s: now_ms / 1000,
+        duration_us,
+        args,
+        peer: client.shared.addr.clone(),
+        name: client.shared.name.lock().clone(),
+    });
+    while log.entries.len() > max_len {
+        log.entries.pop_back();
+    }
+}
+
+/// Sends the MONITOR line of a command to every monitoring client.
+fn feed_monitors(server: &Server, client: &ClientState, cmd: &Command, now_ms: i64) {
+    let now_us = lodestone_util::clock::now_us().max(now_ms * 1000);
+    let mut line = format!("+{}.{:06} [{} {}]", now_us / 1_000_000, now_us % 1_000_000, client.db, client.shared.addr);
+    for arg in cmd.args() {
+        line.push(' ');
+        line.push_str(&crate::commands::repr(arg));
+    }
+    line.push_str("\r\n");
+    let bytes = bytes::Bytes::from(line);
+    let monitors = server.monitors.lock();
+    for (_, sender) in monitors.iter() {
+        let _ = sender.send(bytes.clone());
+    }
+}

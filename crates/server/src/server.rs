@@ -1,0 +1,238 @@
+//! The server's shared state: configuration, keyspace, clients, statistics, slow log,
+//! monitors, pause state. One `Arc<Server>` is shared by every thread.
+
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Notify};
+
+use lodestone_spec::{CommandSpec, COMMANDS};
+
+use crate::client::Clients;
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+
+/// Counters of one command on one worker thread.
+#[derive(Debug, Default)]
+pub struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+}
+
+/// Statistics one worker thread updates; only that thread writes them, so the atomics
+/// never bounce between cores. INFO adds up every thread's.
+#[derive(Debug)]
+pub struct ThreadStats {
+    pub commands: Box<[CommandStats]>,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl ThreadStats {
+    pub fn new() -> ThreadStats {
+        ThreadStats {
+            commands: COMMANDS.iter().map(|_| CommandStats::default()).collect(),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Default for ThreadStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Server-wide counters that change rarely enough to share.
+#[derive(Debug, Default)]
+pub struct GlobalStats {
+    pub total_connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub expired_stale_perc: AtomicU64,
+    pub expired_time_cap_reached_count: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+    pub client_query_buffer_limit_disconnections: AtomicU64,
+    pub errors: Mutex<HashMap<String, u64>>,
+}
+
+/// One slow log entry.
+#[derive(Debug, Clone)]
+pub struct SlowlogEntry {
+    pub id: u64,
+    pub time_s: i64,
+    pub duration_us: i64,
+    pub args: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+pub struct Slowlog {
+    pub entries: VecDeque<SlowlogEntry>,
+    pub next_id: u64,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Debug, Default)]
+pub struct Pause {
+    /// Fast check on every command.
+    pub active: AtomicBool,
+    pub state: Mutex<PauseState>,
+    pub resumed: Notify,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PauseState {
+    pub end_ms: i64,
+    /// Only write commands are paused (`CLIENT PAUSE ... WRITE`).
+    pub write_only: bool,
+}
+
+/// A lookup table from command names to specs, built from the static table.
+#[derive(Debug)]
+pub struct CommandTable {
+    top: HashMap<&'static str, &'static CommandSpec>,
+    subs: HashMap<&'static str, HashMap<&'static str, &'static CommandSpec>>,
+}
+
+impl CommandTable {
+    fn new() -> CommandTable {
+        let mut top = HashMap::new();
+        let mut subs: HashMap<&'static str, HashMap<&'static str, &'static CommandSpec>> = HashMap::new();
+        for spec in COMMANDS {
+            match spec.container {
+                None => {
+                    top.insert(spec.name, spec);
+                }
+                Some(parent) => {
+                    subs.entry(parent).or_default().insert(spec.name, spec);
+                }
+            }
+        }
+        CommandTable { top, subs }
+    }
+
+    /// The top-level command named `name` (any case).
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(lower).ok().and_then(|n| self.top.get(n).copied())
+    }
+
+    /// The subcommand `sub` of `container`, if `container` has subcommands.
+    pub fn lookup_sub(&self, container: &str, sub: &[u8]) -> Option<&'static CommandSpec> {
+        let subs = self.subs.get(container)?;
+        let lower = String::from_utf8_lossy(sub).to_ascii_lowercase();
+        subs.get(lower.as_str()).copied()
+    }
+
+    pub fn has_subcommands(&self, container: &str) -> bool {
+        self.subs.contains_key(container)
+    }
+
+    /// Subcommands of a container, in table order.
+    pub fn subcommands_of(&self, container: &str) -> Vec<&'static CommandSpec> {
+        COMMANDS.iter().filter(|c| c.container == Some(container)).collect()
+    }
+}
+
+/// Everything shared between threads.
+#[derive(Debug)]
+pub struct Server {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    pub clients: Clients,
+    pub commands: CommandTable,
+    pub stats: GlobalStats,
+    pub thread_stats: Mutex<Vec<Arc<ThreadStats>>>,
+    pub slowlog: Mutex<Slowlog>,
+    pub monitors: Mutex<Vec<(u64, mpsc::UnboundedSender<bytes::Bytes>)>>,
+    pub monitor_count: AtomicUsize,
+    pub pause: Pause,
+    pub shutdown: Notify,
+    pub shutting_down: AtomicBool,
+    pub start_ms: i64,
+    pub run_id: String,
+    pub port: AtomicU64,
+    pub threads: usize,
+    /// Writes since the last save (INFO `rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+    pub lastsave_s: AtomicI64,
+    pub active_expire_enabled: AtomicBool,
+    pub executable: String,
+}
+
+impl Server {
+    pub fn new(config: Config, threads: usize) -> Server {
+        let databases = config.get_i64("databases").max(1) as usize;
+        let now = lodestone_util::clock::now_ms();
+        Server {
+            keyspace: Keyspace::new(databases),
+            config,
+            clients: Clients::default(),
+            commands: CommandTable::new(),
+            stats: GlobalStats::default(),
+            thread_stats: Mutex::new(Vec::new()),
+            slowlog: Mutex::new(Slowlog::default()),
+            monitors: Mutex::new(Vec::new()),
+            monitor_count: AtomicUsize::new(0),
+            pause: Pause::default(),
+            shutdown: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+            start_ms: now,
+            run_id: random_hex(40),
+            port: AtomicU64::new(0),
+            threads,
+            dirty: AtomicU64::new(0),
+            lastsave_s: AtomicI64::new(now / 1000),
+            active_expire_enabled: AtomicBool::new(true),
+            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// Registers a worker thread's statistics.
+    pub fn register_thread_stats(&self) -> Arc<ThreadStats> {
+        let stats = Arc::new(ThreadStats::new());
+        self.thread_stats.lock().push(stats.clone());
+        stats
+    }
+
+    /// Counts an error reply under its code (INFO errorstats).
+    pub fn count_error(&self, message: &str) {
+        self.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        let code = crate::errors::Error::code(message).to_string();
+        *self.stats.errors.lock().entry(code).or_insert(0) += 1;
+    }
+
+    /// Asks the server to stop; the main thread exits once it sees this.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown.notify_waiters();
+        self.shutdown.notify_one();
+    }
+
+    /// Whether the LRU clock in seconds (OBJECT IDLETIME).
+    pub fn lru_clock_s(now_ms: i64) -> u32 {
+        (now_ms / 1000) as u32
+    }
+}
+
+/// `len` random hex characters (run ids).
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+}

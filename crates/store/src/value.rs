@@ -1,0 +1,151 @@
+//! Values and their encodings.
+//!
+//! Strings keep Redis's three encodings because clients and tests observe them through
+//! OBJECT ENCODING: `int` (a decimal that fits in i64, stored as the number), `embstr`
+//! (short strings written whole), and `raw` (long strings, or any string modified in place
+//! by APPEND, SETRANGE or SETBIT).
+
+/// Strings up to this length are `embstr` when written whole, as in Redis.
+pub const EMBSTR_MAX: usize = 44;
+
+/// A string value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StrValue {
+    Int(i64),
+    Embstr(Vec<u8>),
+    Raw(Vec<u8>),
+}
+
+impl StrValue {
+    /// Encodes a string written whole (SET, GETSET, MSET...) the way Redis picks.
+    pub fn from_bytes(bytes: &[u8]) -> StrValue {
+        if bytes.len() <= 20 {
+            if let Some(n) = lodestone_util::number::parse_i64(bytes) {
+                return StrValue::Int(n);
+            }
+        }
+        if bytes.len() <= EMBSTR_MAX {
+            StrValue::Embstr(bytes.to_vec())
+        } else {
+            StrValue::Raw(bytes.to_vec())
+        }
+    }
+
+    /// A string built by the server (APPEND, SETRANGE, BITOP results): never `int`.
+    pub fn raw(bytes: Vec<u8>) -> StrValue {
+        StrValue::Raw(bytes)
+    }
+
+    /// The string's bytes (integers are printed in decimal).
+    pub fn to_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            StrValue::Int(n) => std::borrow::Cow::Owned(n.to_string().into_bytes()),
+            StrValue::Embstr(b) | StrValue::Raw(b) => std::borrow::Cow::Borrowed(b),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StrValue::Int(n) => decimal_len(*n),
+            StrValue::Embstr(b) | StrValue::Raw(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value as an integer, if it is one in Redis's strict sense.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            StrValue::Int(n) => Some(*n),
+            StrValue::Embstr(b) | StrValue::Raw(b) => lodestone_util::number::parse_i64(b),
+        }
+    }
+
+    /// Turns the value into a mutable `raw` buffer (APPEND, SETRANGE, SETBIT).
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StrValue::Raw(_)) {
+            let bytes = self.to_bytes().into_owned();
+            *self = StrValue::Raw(bytes);
+        }
+        match self {
+            StrValue::Raw(b) => b,
+            _ => unreachable!("converted to raw above"),
+        }
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            StrValue::Int(_) => "int",
+            StrValue::Embstr(_) => "embstr",
+            StrValue::Raw(_) => "raw",
+        }
+    }
+
+    /// Approximate bytes used, for MEMORY USAGE.
+    pub fn memory_usage(&self) -> usize {
+        match self {
+            StrValue::Int(_) => 16,
+            StrValue::Embstr(b) | StrValue::Raw(b) => 24 + b.capacity(),
+        }
+    }
+}
+
+fn decimal_len(n: i64) -> usize {
+    let mut len = if n < 0 { 2 } else { 1 };
+    let mut v = n.unsigned_abs();
+    while v >= 10 {
+        v /= 10;
+        len += 1;
+    }
+    len
+}
+
+/// A value of any type. Collections arrive with their own issue; the enum is the one
+/// place a new type is added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(StrValue),
+}
+
+impl Value {
+    /// The name TYPE replies with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name OBJECT ENCODING replies with.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    pub fn memory_usage(&self) -> usize {
+        match self {
+            Value::Str(s) => s.memory_usage(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(StrValue::from_bytes(b"123").encoding(), "int");
+        assert_eq!(StrValue::from_bytes(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(StrValue::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(StrValue::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        let mut v = StrValue::from_bytes(b"12");
+        v.make_raw().push(b'3');
+        assert_eq!(v.encoding(), "raw");
+        assert_eq!(v.as_i64(), Some(123));
+        assert_eq!(StrValue::Int(-120).len(), 4);
+    }
+}
