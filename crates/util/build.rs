@@ -3,5 +3,8 @@
 // 17-digit text) differ from f64 ones, so we call libc's strtold/snprintf instead.
 fn main() {
     println!("cargo:rerun-if-changed=src/long_double.c");
-    cc::Build::new().file("src/long_double.c").warnings(true).compile("lodestone_long_double");
+    cc::Build::new()
+        .file("src/long_double.c")
+        .warnings(true)
+        .compile("lodestone_long_double");
 }

@@ -19,27 +19,42 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let level = match *event.metadata().level() {
             Level::ERROR | Level::WARN => '#',
             Level::INFO => '*',
             Level::DEBUG => '-',
             Level::TRACE => '.',
         };
-        write!(writer, "{}:M {} {} ", std::process::id(), timestamp(), level)?;
+        write!(
+            writer,
+            "{}:M {} {} ",
+            std::process::id(),
+            timestamp(),
+            level
+        )?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }
 }
 
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let millis = now.subsec_millis();
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let (year, month, day) = civil_from_days(days);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{day:02} {} {year} {:02}:{:02}:{:02}.{millis:03}",
         MONTHS[(month - 1) as usize],
@@ -92,11 +107,17 @@ fn main() {
         _ => Level::INFO,
     };
     let logfile = config.get("logfile");
-    let builder = tracing_subscriber::fmt().event_format(RedisLogFormat).with_max_level(level);
+    let builder = tracing_subscriber::fmt()
+        .event_format(RedisLogFormat)
+        .with_max_level(level);
     if logfile.is_empty() {
         builder.with_writer(std::io::stdout).init();
     } else {
-        match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
             Ok(file) => builder.with_writer(std::sync::Mutex::new(file)).init(),
             Err(e) => {
                 eprintln!("Can't open the log file: {e}");

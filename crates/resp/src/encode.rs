@@ -23,7 +23,10 @@ pub struct ReplyWriter {
 
 impl ReplyWriter {
     pub fn new(protocol: Protocol) -> Self {
-        ReplyWriter { buf: BytesMut::with_capacity(16 * 1024), protocol }
+        ReplyWriter {
+            buf: BytesMut::with_capacity(16 * 1024),
+            protocol,
+        }
     }
 
     pub fn is_resp3(&self) -> bool {
@@ -51,7 +54,10 @@ impl ReplyWriter {
     /// A simple string. Redis replaces CR and LF so the reply stays one line.
     pub fn simple(&mut self, text: &[u8]) {
         if text.iter().any(|&b| b == b'\r' || b == b'\n') {
-            let cleaned: Vec<u8> = text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
+            let cleaned: Vec<u8> = text
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
             self.line(b'+', &cleaned);
         } else {
             self.line(b'+', text);

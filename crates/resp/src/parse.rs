@@ -32,7 +32,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, authenticated: true }
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            authenticated: true,
+        }
     }
 }
 
@@ -44,7 +47,9 @@ pub struct ParseError {
 
 impl ParseError {
     fn new(message: impl Into<String>) -> Self {
-        ParseError { message: message.into() }
+        ParseError {
+            message: message.into(),
+        }
     }
 }
 
@@ -66,7 +71,11 @@ impl Command {
             buf.extend_from_slice(arg.as_ref());
             spans.push((start, buf.len()));
         }
-        Command { buf: buf.freeze(), spans, inline: false }
+        Command {
+            buf: buf.freeze(),
+            spans,
+            inline: false,
+        }
     }
 
     /// Number of arguments, the command name included.
@@ -146,7 +155,11 @@ impl RequestParser {
     ///
     /// Returns `Ok(None)` when more bytes are needed; the parser remembers its place.
     /// On `Err` the connection must be closed after replying: the buffer is left as is.
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Command>, ParseError> {
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Command>, ParseError> {
         loop {
             if buf.is_empty() {
                 return Ok(None);
@@ -166,7 +179,9 @@ impl RequestParser {
 
     fn parse_multibulk(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Step, ParseError> {
         if self.partial.is_none() {
-            let Some(header_end) = read_header_line(buf, 0, "Protocol error: too big mbulk count string")? else {
+            let Some(header_end) =
+                read_header_line(buf, 0, "Protocol error: too big mbulk count string")?
+            else {
                 return Ok(Step::Incomplete);
             };
             let count = match parse_i64(&buf[1..header_end - 2]) {
@@ -174,7 +189,9 @@ impl RequestParser {
                 _ => return Err(ParseError::new("Protocol error: invalid multibulk length")),
             };
             if count > UNAUTHENTICATED_MULTIBULK_MAX && !limits.authenticated {
-                return Err(ParseError::new("Protocol error: unauthenticated multibulk length"));
+                return Err(ParseError::new(
+                    "Protocol error: unauthenticated multibulk length",
+                ));
             }
             if count <= 0 {
                 let _ = buf.split_to(header_end);
@@ -203,8 +220,11 @@ impl RequestParser {
                             buf[partial.pos] as char
                         )));
                     }
-                    let Some(header_end) =
-                        read_header_line(buf, partial.pos, "Protocol error: too big bulk count string")?
+                    let Some(header_end) = read_header_line(
+                        buf,
+                        partial.pos,
+                        "Protocol error: too big bulk count string",
+                    )?
                     else {
                         return Ok(Step::Incomplete);
                     };
@@ -213,7 +233,9 @@ impl RequestParser {
                         _ => return Err(ParseError::new("Protocol error: invalid bulk length")),
                     };
                     if len > UNAUTHENTICATED_BULK_MAX && !limits.authenticated {
-                        return Err(ParseError::new("Protocol error: unauthenticated bulk length"));
+                        return Err(ParseError::new(
+                            "Protocol error: unauthenticated bulk length",
+                        ));
                     }
                     partial.pos = header_end;
                     partial.bulk_len = Some(len as usize);
@@ -232,7 +254,11 @@ impl RequestParser {
             return Ok(Step::Incomplete);
         };
         let frame = buf.split_to(partial.pos).freeze();
-        Ok(Step::Done(Command { buf: frame, spans: partial.spans, inline: false }))
+        Ok(Step::Done(Command {
+            buf: frame,
+            spans: partial.spans,
+            inline: false,
+        }))
     }
 }
 
@@ -306,7 +332,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     current.push(hex_value(line[i + 2]) * 16 + hex_value(line[i + 3]));
                     i += 3;
                 } else if c == b'\\' && i + 1 < n {
@@ -428,7 +459,10 @@ mod tests {
     #[test]
     fn multibulk_and_pipeline() {
         let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n").unwrap();
-        assert_eq!(got, vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]);
+        assert_eq!(
+            got,
+            vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]
+        );
     }
 
     #[test]
@@ -451,38 +485,79 @@ mod tests {
     #[test]
     fn inline_quotes_and_escapes() {
         let got = parse_all(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n").unwrap();
-        assert_eq!(got[0], vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec()]);
-        assert_eq!(parse_all(b"set \"a\r\n").unwrap_err().message, "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            got[0],
+            vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec()
+            ]
+        );
+        assert_eq!(
+            parse_all(b"set \"a\r\n").unwrap_err().message,
+            "Protocol error: unbalanced quotes in request"
+        );
         assert_eq!(parse_all(b"\r\n\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
     }
 
     #[test]
     fn protocol_errors_use_redis_text() {
-        assert_eq!(parse_all(b"*x\r\n").unwrap_err().message, "Protocol error: invalid multibulk length");
-        assert_eq!(parse_all(b"*1\r\nfoo\r\n").unwrap_err().message, "Protocol error: expected '$', got 'f'");
-        assert_eq!(parse_all(b"*1\r\n$-5\r\n").unwrap_err().message, "Protocol error: invalid bulk length");
-        assert_eq!(parse_all(b"*1\r\n$600000000\r\n").unwrap_err().message, "Protocol error: invalid bulk length");
-        assert_eq!(parse_all(b"*3000000000\r\n").unwrap_err().message, "Protocol error: invalid multibulk length");
+        assert_eq!(
+            parse_all(b"*x\r\n").unwrap_err().message,
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\nfoo\r\n").unwrap_err().message,
+            "Protocol error: expected '$', got 'f'"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-5\r\n").unwrap_err().message,
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$600000000\r\n").unwrap_err().message,
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            parse_all(b"*3000000000\r\n").unwrap_err().message,
+            "Protocol error: invalid multibulk length"
+        );
         let long = vec![b'a'; INLINE_MAX_SIZE + 1];
-        assert_eq!(parse_all(&long).unwrap_err().message, "Protocol error: too big inline request");
+        assert_eq!(
+            parse_all(&long).unwrap_err().message,
+            "Protocol error: too big inline request"
+        );
     }
 
     #[test]
     fn unauthenticated_limits() {
-        let limits = Limits { authenticated: false, ..Limits::default() };
+        let limits = Limits {
+            authenticated: false,
+            ..Limits::default()
+        };
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(parser.parse(&mut buf, &limits).unwrap_err().message, "Protocol error: unauthenticated multibulk length");
+        assert_eq!(
+            parser.parse(&mut buf, &limits).unwrap_err().message,
+            "Protocol error: unauthenticated multibulk length"
+        );
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
-        assert_eq!(parser.parse(&mut buf, &limits).unwrap_err().message, "Protocol error: unauthenticated bulk length");
+        assert_eq!(
+            parser.parse(&mut buf, &limits).unwrap_err().message,
+            "Protocol error: unauthenticated bulk length"
+        );
     }
 
     #[test]
     fn huge_claimed_length_allocates_nothing() {
         let mut parser = RequestParser::new();
         let mut buf = BytesMut::from(&b"*2147483647\r\n$536870912\r\nab"[..]);
-        assert!(parser.parse(&mut buf, &Limits::default()).unwrap().is_none());
+        assert!(parser
+            .parse(&mut buf, &Limits::default())
+            .unwrap()
+            .is_none());
         assert!(buf.capacity() < 4096);
     }
 }

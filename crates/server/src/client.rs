@@ -36,7 +36,14 @@ pub struct ClientState {
 
 impl ClientState {
     pub fn new(shared: Arc<ClientShared>, authenticated: bool) -> ClientState {
-        ClientState { shared, db: 0, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, monitor: false }
+        ClientState {
+            shared,
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            monitor: false,
+        }
     }
 
     pub fn protocol(&self) -> Protocol {

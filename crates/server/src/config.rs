@@ -15,9 +15,14 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A byte count accepting `1gb`, `100mb`, `4k`...; printed in bytes.
-    Memory { max: i64 },
+    Memory {
+        max: i64,
+    },
     Enum(&'static [&'static str]),
     /// An enum accepting several values at once (`notify-keyspace-events` style lists).
     Text,
@@ -38,25 +43,65 @@ pub struct Param {
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
-    Param { name, alias: None, kind, default, immutable: false, hidden: false }
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        immutable: false,
+        hidden: false,
+    }
 }
 const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
-    Param { name, alias: None, kind, default, immutable: true, hidden: false }
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        immutable: true,
+        hidden: false,
+    }
 }
-const fn aliased(name: &'static str, alias: &'static str, kind: Kind, default: &'static str) -> Param {
-    Param { name, alias: Some(alias), kind, default, immutable: false, hidden: false }
+const fn aliased(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+) -> Param {
+    Param {
+        name,
+        alias: Some(alias),
+        kind,
+        default,
+        immutable: false,
+        hidden: false,
+    }
 }
 
 const B: Kind = Kind::Bool;
 const fn int(min: i64, max: i64) -> Kind {
     Kind::Int { min, max }
 }
-const UINT: Kind = Kind::Int { min: 0, max: i64::MAX };
-const INT: Kind = Kind::Int { min: i64::MIN, max: i64::MAX };
+const UINT: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
+const INT: Kind = Kind::Int {
+    min: i64::MIN,
+    max: i64::MAX,
+};
 const MEM: Kind = Kind::Memory { max: i64::MAX };
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
-const POLICIES: &[&str] =
-    &["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"];
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
 const FSYNC: &[&str] = &["always", "everysec", "no"];
 const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
 const ENABLE: &[&str] = &["no", "yes", "local"];
@@ -111,11 +156,27 @@ pub static PARAMS: &[Param] = &[
     p("slowlog-max-len", UINT, "128"),
     p("latency-monitor-threshold", UINT, "0"),
     p("latency-tracking", B, "yes"),
-    p("latency-tracking-info-percentiles", Kind::Text, "50 99 99.9"),
+    p(
+        "latency-tracking-info-percentiles",
+        Kind::Text,
+        "50 99 99.9",
+    ),
     p("notify-keyspace-events", Kind::Text, ""),
-    p("proto-max-bulk-len", Kind::Memory { max: i64::MAX }, "536870912"),
-    p("client-query-buffer-limit", Kind::Memory { max: i64::MAX }, "1073741824"),
-    p("client-output-buffer-limit", Kind::Special, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    p(
+        "proto-max-bulk-len",
+        Kind::Memory { max: i64::MAX },
+        "536870912",
+    ),
+    p(
+        "client-query-buffer-limit",
+        Kind::Memory { max: i64::MAX },
+        "1073741824",
+    ),
+    p(
+        "client-output-buffer-limit",
+        Kind::Special,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     p("dir", Kind::Special, ""),
     p("dbfilename", Kind::Text, "dump.rdb"),
     p("save", Kind::Special, "3600 1 300 100 60 10000"),
@@ -136,13 +197,37 @@ pub static PARAMS: &[Param] = &[
     p("aof-rewrite-incremental-fsync", B, "yes"),
     p("rdb-save-incremental-fsync", B, "yes"),
     p("aof-timestamp-enabled", B, "no"),
-    p("list-max-listpack-size", int(i32::MIN as i64, i32::MAX as i64), "-2"),
+    p(
+        "list-max-listpack-size",
+        int(i32::MIN as i64, i32::MAX as i64),
+        "-2",
+    ),
     p("list-compress-depth", UINT, "0"),
-    aliased("hash-max-listpack-entries", "hash-max-ziplist-entries", UINT, "128"),
-    aliased("hash-max-listpack-value", "hash-max-ziplist-value", UINT, "64"),
+    aliased(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        UINT,
+        "128",
+    ),
+    aliased(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        UINT,
+        "64",
+    ),
     p("set-max-intset-entries", UINT, "512"),
-    aliased("zset-max-listpack-entries", "zset-max-ziplist-entries", UINT, "128"),
-    aliased("zset-max-listpack-value", "zset-max-ziplist-value", UINT, "64"),
+    aliased(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        UINT,
+        "128",
+    ),
+    aliased(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        UINT,
+        "64",
+    ),
     p("stream-node-max-bytes", MEM, "4096"),
     p("stream-node-max-entries", UINT, "100"),
     p("hll-sparse-max-bytes", MEM, "3000"),
@@ -155,11 +240,21 @@ pub static PARAMS: &[Param] = &[
     p("active-defrag-cycle-max", int(1, 99), "25"),
     p("active-defrag-max-scan-fields", UINT, "1000"),
     p("jemalloc-bg-thread", B, "yes"),
-    aliased("replica-serve-stale-data", "slave-serve-stale-data", B, "yes"),
+    aliased(
+        "replica-serve-stale-data",
+        "slave-serve-stale-data",
+        B,
+        "yes",
+    ),
     aliased("replica-read-only", "slave-read-only", B, "yes"),
     aliased("replica-priority", "slave-priority", UINT, "100"),
     aliased("replica-announced", "slave-announced", B, "yes"),
-    aliased("repl-ping-replica-period", "repl-ping-slave-period", int(1, i64::MAX), "10"),
+    aliased(
+        "repl-ping-replica-period",
+        "repl-ping-slave-period",
+        int(1, i64::MAX),
+        "10",
+    ),
     p("repl-timeout", int(1, i64::MAX), "60"),
     p("repl-backlog-size", MEM, "1048576"),
     p("repl-backlog-ttl", UINT, "3600"),
@@ -171,8 +266,18 @@ pub static PARAMS: &[Param] = &[
     aliased("min-replicas-to-write", "min-slaves-to-write", UINT, "0"),
     aliased("min-replicas-max-lag", "min-slaves-max-lag", UINT, "10"),
     aliased("replica-announce-ip", "slave-announce-ip", Kind::Text, ""),
-    aliased("replica-announce-port", "slave-announce-port", int(0, 65535), "0"),
-    aliased("replica-ignore-maxmemory", "slave-ignore-maxmemory", B, "yes"),
+    aliased(
+        "replica-announce-port",
+        "slave-announce-port",
+        int(0, 65535),
+        "0",
+    ),
+    aliased(
+        "replica-ignore-maxmemory",
+        "slave-ignore-maxmemory",
+        B,
+        "yes",
+    ),
     fixed("replicaof", Kind::Special, ""),
     p("lua-time-limit", UINT, "5000"),
     aliased("busy-reply-threshold", "lua-time-limit", UINT, "5000"),
@@ -191,7 +296,11 @@ pub static PARAMS: &[Param] = &[
     p("cluster-announce-port", int(0, 65535), "0"),
     p("cluster-announce-bus-port", int(0, 65535), "0"),
     p("cluster-announce-tls-port", int(0, 65535), "0"),
-    p("cluster-preferred-endpoint-type", Kind::Enum(CLUSTER_PREF), "ip"),
+    p(
+        "cluster-preferred-endpoint-type",
+        Kind::Enum(CLUSTER_PREF),
+        "ip",
+    ),
     p("cluster-link-sendbuf-limit", MEM, "0"),
     fixed("cluster-port", int(0, 65535), "0"),
     p("watchdog-period", UINT, "0"),
@@ -200,19 +309,31 @@ pub static PARAMS: &[Param] = &[
     p("enable-protected-configs", Kind::Enum(ENABLE), "no"),
     p("enable-debug-command", Kind::Enum(ENABLE), "no"),
     p("enable-module-command", Kind::Enum(ENABLE), "no"),
-    p("propagation-error-behavior", Kind::Enum(PROPAGATION_ERROR), "ignore"),
+    p(
+        "propagation-error-behavior",
+        Kind::Enum(PROPAGATION_ERROR),
+        "ignore",
+    ),
     p("sanitize-dump-payload", Kind::Enum(SANITIZE), "no"),
     p("crash-log-enabled", B, "yes"),
     p("crash-memcheck-enabled", B, "yes"),
     p("disable-thp", B, "yes"),
     p("always-show-logo", B, "no"),
     p("set-proc-title", B, "yes"),
-    p("proc-title-template", Kind::Text, "{title} {listen-addr} {server-mode}"),
+    p(
+        "proc-title-template",
+        Kind::Text,
+        "{title} {listen-addr} {server-mode}",
+    ),
     p("oom-score-adj", Kind::Enum(OOM_SCORE), "no"),
     p("oom-score-adj-values", Kind::Text, "0 200 800"),
     p("acllog-max-len", UINT, "128"),
     p("aclfile", Kind::Text, ""),
-    p("acl-pubsub-default", Kind::Enum(ACL_PUBSUB), "resetchannels"),
+    p(
+        "acl-pubsub-default",
+        Kind::Enum(ACL_PUBSUB),
+        "resetchannels",
+    ),
     p("tracking-table-max-keys", UINT, "1000000"),
     p("lazyfree-lazy-user-flush", B, "no"),
     p("shutdown-timeout", UINT, "10"),
@@ -254,7 +375,10 @@ pub struct ConfigError(pub String);
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
     let lower = name.to_ascii_lowercase();
-    PARAMS.iter().find(|p| p.name == lower).or_else(|| PARAMS.iter().find(|p| p.alias == Some(lower.as_str())))
+    PARAMS
+        .iter()
+        .find(|p| p.name == lower)
+        .or_else(|| PARAMS.iter().find(|p| p.alias == Some(lower.as_str())))
 }
 
 /// Parses a memory amount: `100`, `1k`, `1kb`, `5mb`, `1gb` (k = 1000, kb = 1024).
@@ -295,12 +419,15 @@ impl Param {
                     .or_else(|| parse_memory(value))
                     .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
                 if n < min || n > max {
-                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
                 }
                 Ok(n.to_string())
             }
             Kind::Memory { max } => {
-                let n = parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+                let n = parse_memory(value)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
                 if n < 0 || n > max {
                     return Err("argument must be a memory value".into());
                 }
@@ -311,7 +438,10 @@ impl Param {
                 if options.contains(&lower.as_str()) {
                     Ok(lower)
                 } else {
-                    Err(format!("argument(s) must be one of the following: {}", options.join(", ")))
+                    Err(format!(
+                        "argument(s) must be one of the following: {}",
+                        options.join(", ")
+                    ))
                 }
             }
             Kind::Text | Kind::Special => Ok(value.to_string()),
@@ -322,7 +452,10 @@ impl Param {
 impl Config {
     /// The embedded defaults, no file.
     pub fn defaults() -> Config {
-        let values = PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect();
+        let values = PARAMS
+            .iter()
+            .map(|p| (p.name, p.default.to_string()))
+            .collect();
         let config = Config {
             values: RwLock::new(values),
             hot: Hot {
@@ -338,7 +471,10 @@ impl Config {
             file: None,
         };
         if let Ok(dir) = std::env::current_dir() {
-            config.values.write().insert("dir", dir.display().to_string());
+            config
+                .values
+                .write()
+                .insert("dir", dir.display().to_string());
         }
         config
     }
@@ -352,8 +488,11 @@ impl Config {
         let mut text = String::new();
         if let Some(first) = rest.first() {
             if !first.starts_with("--") {
-                let contents = std::fs::read_to_string(first)
-                    .map_err(|e| ConfigError(format!("Fatal error, can't open config file '{first}': {e}")))?;
+                let contents = std::fs::read_to_string(first).map_err(|e| {
+                    ConfigError(format!(
+                        "Fatal error, can't open config file '{first}': {e}"
+                    ))
+                })?;
                 text.push_str(&contents);
                 text.push('\n');
                 config.file = Some(std::fs::canonicalize(first).unwrap_or_else(|_| first.into()));
@@ -391,13 +530,18 @@ impl Config {
             }
             let words = lodestone_resp::split_args(line.as_bytes())
                 .ok_or_else(|| bad_line(number, raw, "Unbalanced quotes in configuration line"))?;
-            let words: Vec<String> = words.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
             let Some(name) = words.first() else { continue };
             let name = name.to_ascii_lowercase();
             let args = &words[1..];
             match name.as_str() {
                 "include" | "rename-command" | "user" | "loadmodule" => {
-                    tracing::warn!("configuration directive '{name}' is not supported yet; ignored");
+                    tracing::warn!(
+                        "configuration directive '{name}' is not supported yet; ignored"
+                    );
                     continue;
                 }
                 "save" => {
@@ -412,9 +556,12 @@ impl Config {
                 }
                 _ => {}
             }
-            let param = find_param(&name).ok_or_else(|| bad_line(number, raw, "Bad directive or wrong number of arguments"))?;
+            let param = find_param(&name).ok_or_else(|| {
+                bad_line(number, raw, "Bad directive or wrong number of arguments")
+            })?;
             let value = args.join(" ");
-            self.set_value(param, &value).map_err(|e| bad_line(number, raw, &e))?;
+            self.set_value(param, &value)
+                .map_err(|e| bad_line(number, raw, &e))?;
         }
         if let Some(saves) = saves {
             self.values.write().insert("save", saves.join(" "));
@@ -438,7 +585,11 @@ impl Config {
     /// Every (name, value) pair, for CONFIG GET patterns and CONFIG REWRITE.
     pub fn entries(&self) -> Vec<(&'static str, String)> {
         let values = self.values.read();
-        PARAMS.iter().filter(|p| !p.hidden).map(|p| (p.name, values.get(p.name).cloned().unwrap_or_default())).collect()
+        PARAMS
+            .iter()
+            .filter(|p| !p.hidden)
+            .map(|p| (p.name, values.get(p.name).cloned().unwrap_or_default()))
+            .collect()
     }
 
     /// Checks and stores a value, updating the hot mirror. Error texts are Redis's
@@ -449,7 +600,9 @@ impl Config {
             "client-output-buffer-limit" => value.to_string(),
             "dir" => {
                 std::env::set_current_dir(value).map_err(|e| e.to_string())?;
-                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| value.to_string())
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|_| value.to_string())
             }
             _ => param.canonical(value)?,
         };
@@ -458,7 +611,9 @@ impl Config {
         if param.name == "busy-reply-threshold" {
             self.values.write().insert("lua-time-limit", canonical);
         } else if param.name == "lua-time-limit" {
-            self.values.write().insert("busy-reply-threshold", canonical);
+            self.values
+                .write()
+                .insert("busy-reply-threshold", canonical);
         }
         Ok(())
     }
@@ -468,13 +623,21 @@ impl Config {
         let hot = &self.hot;
         match name {
             "proto-max-bulk-len" => hot.proto_max_bulk_len.store(n, Ordering::Relaxed),
-            "client-query-buffer-limit" => hot.client_query_buffer_limit.store(n.max(0) as usize, Ordering::Relaxed),
+            "client-query-buffer-limit" => hot
+                .client_query_buffer_limit
+                .store(n.max(0) as usize, Ordering::Relaxed),
             "slowlog-log-slower-than" => hot.slowlog_log_slower_than.store(n, Ordering::Relaxed),
-            "slowlog-max-len" => hot.slowlog_max_len.store(n.max(0) as usize, Ordering::Relaxed),
-            "requirepass" => hot.has_requirepass.store(!value.is_empty(), Ordering::Relaxed),
+            "slowlog-max-len" => hot
+                .slowlog_max_len
+                .store(n.max(0) as usize, Ordering::Relaxed),
+            "requirepass" => hot
+                .has_requirepass
+                .store(!value.is_empty(), Ordering::Relaxed),
             "maxclients" => hot.maxclients.store(n.max(0) as u64, Ordering::Relaxed),
             "hz" => hot.hz.store(n.clamp(1, 500) as u64, Ordering::Relaxed),
-            "active-expire-effort" => hot.active_expire_effort.store(n.max(1) as u64, Ordering::Relaxed),
+            "active-expire-effort" => hot
+                .active_expire_effort
+                .store(n.max(1) as u64, Ordering::Relaxed),
             _ => {}
         }
     }
@@ -519,8 +682,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lodestone-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("l.conf");
-        std::fs::write(&file, "port 7000\n# comment\nsave 900 1\nsave 300 10\nmaxmemory 1mb\n").unwrap();
-        let args: Vec<String> = vec![file.display().to_string(), "--port".into(), "7001".into(), "--databases".into(), "4".into()];
+        std::fs::write(
+            &file,
+            "port 7000\n# comment\nsave 900 1\nsave 300 10\nmaxmemory 1mb\n",
+        )
+        .unwrap();
+        let args: Vec<String> = vec![
+            file.display().to_string(),
+            "--port".into(),
+            "7001".into(),
+            "--databases".into(),
+            "4".into(),
+        ];
         let config = Config::from_args(&args).unwrap();
         assert_eq!(config.get("port"), "7001");
         assert_eq!(config.get("databases"), "4");

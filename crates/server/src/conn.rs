@@ -25,13 +25,22 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Serves one accepted connection until it closes.
 pub async fn serve(server: Arc<Server>, stats: Arc<ThreadStats>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let fd = raw_fd(&stream);
     let now = lodestone_util::clock::now_ms();
     let maxclients = server.config.hot.maxclients.load(Ordering::Relaxed) as usize;
     let shared = server.clients.register(addr, laddr, fd, now);
-    server.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
+    server
+        .stats
+        .total_connections_received
+        .fetch_add(1, Ordering::Relaxed);
     let id = shared.id;
     let authenticated = !server.config.hot.has_requirepass.load(Ordering::Relaxed);
     let mut conn = Connection {
@@ -47,14 +56,20 @@ pub async fn serve(server: Arc<Server>, stats: Arc<ThreadStats>, stream: TcpStre
         stream,
     };
     if server.clients.count() > maxclients {
-        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
         conn.out.error("ERR max number of clients reached");
         let _ = conn.stream.write_all(&conn.out.buf).await;
     } else {
         conn.run().await;
     }
     if conn.client.monitor {
-        server.monitors.lock().retain(|(client_id, _)| *client_id != id);
+        server
+            .monitors
+            .lock()
+            .retain(|(client_id, _)| *client_id != id);
         server.monitor_count.fetch_sub(1, Ordering::Relaxed);
     }
     server.clients.unregister(id);
@@ -94,7 +109,9 @@ impl Connection {
                 if self.stream.write_all(&self.out.buf).await.is_err() {
                     return;
                 }
-                self.stats.net_output_bytes.fetch_add(len as u64, Ordering::Relaxed);
+                self.stats
+                    .net_output_bytes
+                    .fetch_add(len as u64, Ordering::Relaxed);
                 self.out.buf.clear();
             }
             match next {
@@ -153,7 +170,12 @@ impl Connection {
                 Some(cmd) => cmd,
                 None => {
                     let limits = Limits {
-                        max_bulk_len: self.server.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
+                        max_bulk_len: self
+                            .server
+                            .config
+                            .hot
+                            .proto_max_bulk_len
+                            .load(Ordering::Relaxed),
                         authenticated: self.client.authenticated,
                     };
                     match self.parser.parse(&mut self.rbuf, &limits) {
@@ -163,7 +185,11 @@ impl Connection {
                             let message = format!("ERR {}", error.message);
                             self.server.count_error(&message);
                             self.out.error(&message);
-                            tracing::debug!("Protocol error from client {}: {}", self.client.shared.addr, error.message);
+                            tracing::debug!(
+                                "Protocol error from client {}: {}",
+                                self.client.shared.addr,
+                                error.message
+                            );
                             return Next::Close;
                         }
                     }
@@ -178,15 +204,28 @@ impl Connection {
                 return Next::Close;
             }
         }
-        self.client.shared.query_buffer.store(self.rbuf.len(), Ordering::Relaxed);
-        self.client.shared.query_buffer_free.store(self.rbuf.capacity() - self.rbuf.len(), Ordering::Relaxed);
+        self.client
+            .shared
+            .query_buffer
+            .store(self.rbuf.len(), Ordering::Relaxed);
+        self.client
+            .shared
+            .query_buffer_free
+            .store(self.rbuf.capacity() - self.rbuf.len(), Ordering::Relaxed);
         Next::Read
     }
 
     fn execute(&mut self, cmd: &Command) {
         let before_len = self.out.buf.len();
         let mode_before = self.client.reply_mode;
-        process_command(&self.server, &mut self.client, &self.stats, &mut self.out, cmd, &mut self.key_scratch);
+        process_command(
+            &self.server,
+            &mut self.client,
+            &self.stats,
+            &mut self.out,
+            cmd,
+            &mut self.key_scratch,
+        );
         self.out.protocol = self.client.protocol();
         let suppress = match (mode_before, self.client.reply_mode) {
             (_, ReplyMode::Off) => true,
@@ -239,14 +278,19 @@ impl Connection {
 
     fn start_monitor(&mut self) {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.server.monitors.lock().push((self.client.shared.id, tx));
+        self.server
+            .monitors
+            .lock()
+            .push((self.client.shared.id, tx));
         self.server.monitor_count.fetch_add(1, Ordering::Relaxed);
         self.client.shared.is_monitor.store(true, Ordering::Relaxed);
         self.monitor_rx = Some(rx);
     }
 }
 
-async fn recv_monitor(rx: &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>) -> Option<bytes::Bytes> {
+async fn recv_monitor(
+    rx: &mut Option<mpsc::UnboundedReceiver<bytes::Bytes>>,
+) -> Option<bytes::Bytes> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -38,7 +38,15 @@ pub struct KeyAccess<'a> {
 
 impl<'a> KeyAccess<'a> {
     pub fn new(locked: Locked<'a>, db: usize, now_ms: i64) -> KeyAccess<'a> {
-        KeyAccess { locked, db, now_ms, dirty: 0, expired: Vec::new(), hits: 0, misses: 0 }
+        KeyAccess {
+            locked,
+            db,
+            now_ms,
+            dirty: 0,
+            expired: Vec::new(),
+            hits: 0,
+            misses: 0,
+        }
     }
 
     /// The selected database's part that holds `key`, without expiry checks.
@@ -103,7 +111,10 @@ impl<'a> KeyAccess<'a> {
     pub fn read_str(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, Error> {
         match self.lookup_read(key) {
             None => Ok(None),
-            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Ok(Some(s)),
             #[allow(unreachable_patterns)]
             Some(_) => Err(Error::WrongType),
         }
@@ -113,7 +124,10 @@ impl<'a> KeyAccess<'a> {
     pub fn write_str(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, Error> {
         match self.lookup(key) {
             None => Ok(None),
-            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Ok(Some(s)),
             #[allow(unreachable_patterns)]
             Some(_) => Err(Error::WrongType),
         }

@@ -11,7 +11,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use lodestone_resp::{Command, ReplyWriter};
-use lodestone_spec::{CommandSpec, CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_SKIP_MONITOR, CMD_ADMIN, CMD_SKIP_SLOWLOG};
+use lodestone_spec::{
+    CommandSpec, CMD_ADMIN, CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
+};
 use smallvec::SmallVec;
 
 use crate::client::ClientState;
@@ -61,7 +63,9 @@ pub fn process_command(
         Ok(spec) => spec,
         Err(message) => {
             if let Some(spec) = server.commands.lookup(cmd.arg(0)) {
-                stats.commands[spec.id as usize].rejected_calls.fetch_add(1, Ordering::Relaxed);
+                stats.commands[spec.id as usize]
+                    .rejected_calls
+                    .fetch_add(1, Ordering::Relaxed);
             }
             reject(server, out, &message);
             return;
@@ -69,7 +73,9 @@ pub fn process_command(
     };
     if !client.authenticated && !spec.has(CMD_NO_AUTH) {
         if server.config.hot.has_requirepass.load(Ordering::Relaxed) {
-            stats.commands[spec.id as usize].rejected_calls.fetch_add(1, Ordering::Relaxed);
+            stats.commands[spec.id as usize]
+                .rejected_calls
+                .fetch_add(1, Ordering::Relaxed);
             reject(server, out, "NOAUTH Authentication required.");
             return;
         }
@@ -85,7 +91,12 @@ fn reject(server: &Server, out: &mut ReplyWriter, message: &str) {
 }
 
 /// Locks the shards a command needs, in ascending order.
-fn lock_for<'a>(server: &'a Server, spec: &'static CommandSpec, cmd: &Command, key_scratch: &mut Vec<usize>) -> Locked<'a> {
+fn lock_for<'a>(
+    server: &'a Server,
+    spec: &'static CommandSpec,
+    cmd: &Command,
+    key_scratch: &mut Vec<usize>,
+) -> Locked<'a> {
     let keyspace = &server.keyspace;
     if spec.has(CMD_ALL_SHARDS) {
         return keyspace.lock_all();
@@ -93,7 +104,10 @@ fn lock_for<'a>(server: &'a Server, spec: &'static CommandSpec, cmd: &Command, k
     if spec.key_specs.is_empty() {
         return keyspace.lock_none();
     }
-    if spec.key_positions_with(cmd.len(), &|i| cmd.arg(i), key_scratch).is_none() {
+    if spec
+        .key_positions_with(cmd.len(), &|i| cmd.arg(i), key_scratch)
+        .is_none()
+    {
         // Arguments that contradict the key specs (a bad numkeys): the handler will
         // refuse them; lock everything so a mistake there cannot touch an unlocked shard.
         return keyspace.lock_all();
@@ -118,13 +132,30 @@ pub fn call(
 ) {
     let started = Instant::now();
     let now_ms = lodestone_util::clock::now_ms();
-    if server.monitor_count.load(Ordering::Relaxed) > 0 && !spec.has(CMD_SKIP_MONITOR) && !spec.has(CMD_ADMIN) {
+    if server.monitor_count.load(Ordering::Relaxed) > 0
+        && !spec.has(CMD_SKIP_MONITOR)
+        && !spec.has(CMD_ADMIN)
+    {
         feed_monitors(server, client, cmd, now_ms);
     }
     let db = client.db;
-    let mut ctx = Ctx { server, client: &mut *client, cmd, spec, out: &mut *out, keys: KeyAccess::new(locked, db, now_ms) };
+    let mut ctx = Ctx {
+        server,
+        client: &mut *client,
+        cmd,
+        spec,
+        out: &mut *out,
+        keys: KeyAccess::new(locked, db, now_ms),
+    };
     let result = commands::handler(spec.id)(&mut ctx);
-    let KeyAccess { locked, dirty, expired, hits, misses, .. } = ctx.keys;
+    let KeyAccess {
+        locked,
+        dirty,
+        expired,
+        hits,
+        misses,
+        ..
+    } = ctx.keys;
     drop(locked);
     let elapsed_us = started.elapsed().as_micros() as u64;
 
@@ -141,22 +172,44 @@ pub fn call(
         server.dirty.fetch_add(dirty, Ordering::Relaxed);
     }
     if !expired.is_empty() {
-        server.stats.expired_keys.fetch_add(expired.len() as u64, Ordering::Relaxed);
+        server
+            .stats
+            .expired_keys
+            .fetch_add(expired.len() as u64, Ordering::Relaxed);
     }
     if hits > 0 {
-        server.stats.keyspace_hits.fetch_add(hits, Ordering::Relaxed);
+        server
+            .stats
+            .keyspace_hits
+            .fetch_add(hits, Ordering::Relaxed);
     }
     if misses > 0 {
-        server.stats.keyspace_misses.fetch_add(misses, Ordering::Relaxed);
+        server
+            .stats
+            .keyspace_misses
+            .fetch_add(misses, Ordering::Relaxed);
     }
-    client.shared.last_command.store(spec.id as usize + 1, Ordering::Relaxed);
-    let threshold = server.config.hot.slowlog_log_slower_than.load(Ordering::Relaxed);
+    client
+        .shared
+        .last_command
+        .store(spec.id as usize + 1, Ordering::Relaxed);
+    let threshold = server
+        .config
+        .hot
+        .slowlog_log_slower_than
+        .load(Ordering::Relaxed);
     if threshold >= 0 && elapsed_us as i64 >= threshold && !spec.has(CMD_SKIP_SLOWLOG) {
         record_slow(server, client, cmd, elapsed_us as i64, now_ms);
     }
 }
 
-fn record_slow(server: &Server, client: &ClientState, cmd: &Command, duration_us: i64, now_ms: i64) {
+fn record_slow(
+    server: &Server,
+    client: &ClientState,
+    cmd: &Command,
+    duration_us: i64,
+    now_ms: i64,
+) {
     let max_len = server.config.hot.slowlog_max_len.load(Ordering::Relaxed);
     if max_len == 0 {
         return;
@@ -172,7 +225,9 @@ fn record_slow(server: &Server, client: &ClientState, cmd: &Command, duration_us
             args.push(format!("... ({} more arguments)", argc - MAX_ARGS + 1).into_bytes());
         } else if arg.len() > MAX_ARG_LEN {
             let mut cut = arg[..MAX_ARG_LEN].to_vec();
-            cut.extend_from_slice(format!("... ({} more bytes)", arg.len() - MAX_ARG_LEN).as_bytes());
+            cut.extend_from_slice(
+                format!("... ({} more bytes)", arg.len() - MAX_ARG_LEN).as_bytes(),
+            );
             args.push(cut);
         } else {
             args.push(arg.to_vec());
@@ -197,7 +252,13 @@ fn record_slow(server: &Server, client: &ClientState, cmd: &Command, duration_us
 /// Sends the MONITOR line of a command to every monitoring client.
 fn feed_monitors(server: &Server, client: &ClientState, cmd: &Command, now_ms: i64) {
     let now_us = lodestone_util::clock::now_us().max(now_ms * 1000);
-    let mut line = format!("+{}.{:06} [{} {}]", now_us / 1_000_000, now_us % 1_000_000, client.db, client.shared.addr);
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now_us / 1_000_000,
+        now_us % 1_000_000,
+        client.db,
+        client.shared.addr
+    );
     for arg in cmd.args() {
         line.push(' ');
         line.push_str(&crate::commands::repr(arg));

@@ -27,15 +27,21 @@ pub enum Error {
 impl Error {
     pub fn message(&self) -> Cow<'static, str> {
         match self {
-            Error::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+            Error::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
             Error::NotInteger => "ERR value is not an integer or out of range".into(),
             Error::NotFloat => "ERR value is not a valid float".into(),
             Error::Syntax => "ERR syntax error".into(),
             Error::NoSuchKey => "ERR no such key".into(),
             Error::Overflow => "ERR increment or decrement would overflow".into(),
             Error::DbIndexOutOfRange => "ERR DB index is out of range".into(),
-            Error::InvalidExpireTime(cmd) => format!("ERR invalid expire time in '{cmd}' command").into(),
-            Error::StringTooLong => "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into(),
+            Error::InvalidExpireTime(cmd) => {
+                format!("ERR invalid expire time in '{cmd}' command").into()
+            }
+            Error::StringTooLong => {
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
+            }
             Error::BitOffset => "ERR bit offset is not an integer or out of range".into(),
             Error::BitValue => "ERR bit is not an integer or out of range".into(),
             Error::NanOrInfinity => "ERR increment would produce NaN or Infinity".into(),
@@ -72,14 +78,24 @@ pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> String {
             break;
         }
         let room = 128 - quoted.len();
-        quoted.push_str(&format!("'{}' ", String::from_utf8_lossy(&arg[..arg.len().min(room)])));
+        quoted.push_str(&format!(
+            "'{}' ",
+            String::from_utf8_lossy(&arg[..arg.len().min(room)])
+        ));
     }
-    format!("ERR unknown command '{}', with args beginning with: {quoted}", truncate_128(name))
+    format!(
+        "ERR unknown command '{}', with args beginning with: {quoted}",
+        truncate_128(name)
+    )
 }
 
 /// `ERR unknown subcommand '<sub>'. Try <CONTAINER> HELP.`
 pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
-    format!("ERR unknown subcommand '{}'. Try {} HELP.", truncate_128(sub), container.to_uppercase())
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncate_128(sub),
+        container.to_uppercase()
+    )
 }
 
 fn truncate_128(bytes: &[u8]) -> Cow<'_, str> {

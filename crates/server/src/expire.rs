@@ -25,7 +25,12 @@ pub async fn cron(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         if server.active_expire_enabled.load(Ordering::Relaxed) {
-            let effort = server.config.hot.active_expire_effort.load(Ordering::Relaxed).clamp(1, 10);
+            let effort = server
+                .config
+                .hot
+                .active_expire_effort
+                .load(Ordering::Relaxed)
+                .clamp(1, 10);
             let budget = period.mul_f64((25 + 2 * (effort - 1)) as f64 / 100.0);
             next_shard = active_expire_cycle(&server, &mut rng, next_shard, budget);
         }
@@ -34,14 +39,25 @@ pub async fn cron(server: Arc<Server>) {
 
 /// One cycle over the shards, starting where the last one stopped. Returns where to
 /// start next time.
-pub fn active_expire_cycle(server: &Server, rng: &mut rand::rngs::SmallRng, start: usize, budget: Duration) -> usize {
+pub fn active_expire_cycle(
+    server: &Server,
+    rng: &mut rand::rngs::SmallRng,
+    start: usize,
+    budget: Duration,
+) -> usize {
     let began = Instant::now();
     let mut expired_total = 0u64;
     for step in 0..SHARDS {
         let shard_id = (start + step) % SHARDS;
         if began.elapsed() > budget {
-            server.stats.expired_time_cap_reached_count.fetch_add(1, Ordering::Relaxed);
-            server.stats.expired_keys.fetch_add(expired_total, Ordering::Relaxed);
+            server
+                .stats
+                .expired_time_cap_reached_count
+                .fetch_add(1, Ordering::Relaxed);
+            server
+                .stats
+                .expired_keys
+                .fetch_add(expired_total, Ordering::Relaxed);
             return shard_id;
         }
         let now = lodestone_util::clock::now_ms();
@@ -60,13 +76,18 @@ pub fn active_expire_cycle(server: &Server, rng: &mut rand::rngs::SmallRng, star
                     }
                 }
                 expired_total += expired as u64;
-                if expired * 100 <= sample.len() * ACCEPTABLE_STALE_PERCENT || began.elapsed() > budget {
+                if expired * 100 <= sample.len() * ACCEPTABLE_STALE_PERCENT
+                    || began.elapsed() > budget
+                {
                     break;
                 }
             }
         }
     }
-    server.stats.expired_keys.fetch_add(expired_total, Ordering::Relaxed);
+    server
+        .stats
+        .expired_keys
+        .fetch_add(expired_total, Ordering::Relaxed);
     if expired_total > 0 {
         server.dirty.fetch_add(expired_total, Ordering::Relaxed);
     }

@@ -31,27 +31,44 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let hasher = lodestone_store::new_hasher();
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::new(databases, &hasher))).collect();
-        Keyspace { shards, hasher, databases }
+        let shards = (0..SHARDS)
+            .map(|_| Mutex::new(Shard::new(databases, &hasher)))
+            .collect();
+        Keyspace {
+            shards,
+            hasher,
+            databases,
+        }
     }
 
     /// Locks the given shards (any order, duplicates allowed) in ascending order.
     pub fn lock(&self, mut shard_ids: SmallVec<[usize; 4]>) -> Locked<'_> {
         shard_ids.sort_unstable();
         shard_ids.dedup();
-        let guards = shard_ids.into_iter().map(|id| (id, self.shards[id].lock())).collect();
+        let guards = shard_ids
+            .into_iter()
+            .map(|id| (id, self.shards[id].lock()))
+            .collect();
         Locked { guards, all: false }
     }
 
     /// Locks every shard, in ascending order.
     pub fn lock_all(&self) -> Locked<'_> {
-        let guards = self.shards.iter().enumerate().map(|(id, m)| (id, m.lock())).collect();
+        let guards = self
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(id, m)| (id, m.lock()))
+            .collect();
         Locked { guards, all: true }
     }
 
     /// Locks nothing: for commands without keys.
     pub fn lock_none(&self) -> Locked<'_> {
-        Locked { guards: SmallVec::new(), all: false }
+        Locked {
+            guards: SmallVec::new(),
+            all: false,
+        }
     }
 
     /// Locks one shard by index (background jobs walking the shards one by one).
@@ -86,7 +103,9 @@ impl<'a> Locked<'a> {
         }
         match self.guards.iter_mut().find(|(held, _)| *held == id) {
             Some((_, guard)) => guard,
-            None => panic!("shard {id} used without being locked: the command's key specs are wrong"),
+            None => {
+                panic!("shard {id} used without being locked: the command's key specs are wrong")
+            }
         }
     }
 

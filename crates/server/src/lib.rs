@@ -49,7 +49,9 @@ impl std::fmt::Display for StartError {
 pub fn worker_count(config: &Config) -> usize {
     match config.get_i64("threads") {
         n if n > 0 => n as usize,
-        _ => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        _ => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     }
 }
 
@@ -57,7 +59,10 @@ pub fn worker_count(config: &Config) -> usize {
 pub fn run(config: Config) -> Result<(), StartError> {
     let threads = worker_count(&config);
     let server = Arc::new(Server::new(config, threads));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StartError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
     runtime.block_on(serve(server))
 }
 
@@ -66,7 +71,9 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
     let listeners = bind_all(&server.config.get("bind"), port).await?;
     if let Some(first) = listeners.first() {
         if let Ok(addr) = first.local_addr() {
-            server.port.store(u64::from(addr.port()), std::sync::atomic::Ordering::Relaxed);
+            server
+                .port
+                .store(u64::from(addr.port()), std::sync::atomic::Ordering::Relaxed);
         }
     }
     let workers = start_workers(&server)?;
@@ -99,7 +106,8 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
         });
     }
     tokio::spawn(expire::cron(server.clone()));
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(StartError::Runtime)?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(StartError::Runtime)?;
     loop {
         tokio::select! {
             Some(stream) = conn_rx.recv() => {
@@ -135,11 +143,19 @@ async fn bind_all(bind: &str, port: u16) -> Result<Vec<tokio::net::TcpListener>,
             "::*" => "::",
             h => h,
         };
-        let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let target = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
         match tokio::net::TcpListener::bind(&target).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::warn!("Could not bind {target}: {e}"),
-            Err(e) => return Err(StartError::Bind(format!("Could not create server TCP listening socket {target}: {e}"))),
+            Err(e) => {
+                return Err(StartError::Bind(format!(
+                    "Could not create server TCP listening socket {target}: {e}"
+                )))
+            }
         }
     }
     if listeners.is_empty() {
@@ -150,12 +166,17 @@ async fn bind_all(bind: &str, port: u16) -> Result<Vec<tokio::net::TcpListener>,
 
 /// Starts the worker threads; returns the channels that hand them connections (tokio's
 /// channels may be sent to from any thread).
-fn start_workers(server: &Arc<Server>) -> Result<Vec<tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>>, StartError> {
+fn start_workers(
+    server: &Arc<Server>,
+) -> Result<Vec<tokio::sync::mpsc::UnboundedSender<std::net::TcpStream>>, StartError> {
     let mut senders = Vec::new();
     for index in 0..server.threads {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
         let server = server.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StartError::Runtime)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
         std::thread::Builder::new()
             .name(format!("lodestone-worker-{index}"))
             .spawn(move || {
@@ -174,7 +195,9 @@ async fn worker_loop(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream>,
 ) {
     while let Some(std_stream) = rx.recv().await {
-        let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) else { continue };
+        let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) else {
+            continue;
+        };
         tokio::spawn(conn::serve(server.clone(), stats.clone(), stream));
     }
 }

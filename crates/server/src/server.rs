@@ -106,7 +106,8 @@ pub struct CommandTable {
 impl CommandTable {
     fn new() -> CommandTable {
         let mut top = HashMap::new();
-        let mut subs: HashMap<&'static str, HashMap<&'static str, &'static CommandSpec>> = HashMap::new();
+        let mut subs: HashMap<&'static str, HashMap<&'static str, &'static CommandSpec>> =
+            HashMap::new();
         for spec in COMMANDS {
             match spec.container {
                 None => {
@@ -129,7 +130,9 @@ impl CommandTable {
         let lower = &mut buf[..name.len()];
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
-        std::str::from_utf8(lower).ok().and_then(|n| self.top.get(n).copied())
+        std::str::from_utf8(lower)
+            .ok()
+            .and_then(|n| self.top.get(n).copied())
     }
 
     /// The subcommand `sub` of `container`, if `container` has subcommands.
@@ -145,7 +148,10 @@ impl CommandTable {
 
     /// Subcommands of a container, in table order.
     pub fn subcommands_of(&self, container: &str) -> Vec<&'static CommandSpec> {
-        COMMANDS.iter().filter(|c| c.container == Some(container)).collect()
+        COMMANDS
+            .iter()
+            .filter(|c| c.container == Some(container))
+            .collect()
     }
 }
 
@@ -199,7 +205,9 @@ impl Server {
             dirty: AtomicU64::new(0),
             lastsave_s: AtomicI64::new(now / 1000),
             active_expire_enabled: AtomicBool::new(true),
-            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -212,7 +220,9 @@ impl Server {
 
     /// Counts an error reply under its code (INFO errorstats).
     pub fn count_error(&self, message: &str) {
-        self.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .total_error_replies
+            .fetch_add(1, Ordering::Relaxed);
         let code = crate::errors::Error::code(message).to_string();
         *self.stats.errors.lock().entry(code).or_insert(0) += 1;
     }
@@ -234,5 +244,7 @@ impl Server {
 pub fn random_hex(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+    (0..len)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }

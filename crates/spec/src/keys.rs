@@ -7,17 +7,28 @@ pub enum BeginSearch {
     Index(i32),
     /// After the first occurrence of `keyword` searching from `start_from` (negative:
     /// from the end, backwards).
-    Keyword { keyword: &'static str, start_from: i32 },
+    Keyword {
+        keyword: &'static str,
+        start_from: i32,
+    },
 }
 
 /// How to find the keys once the search began.
 #[derive(Clone, Copy, Debug)]
 pub enum FindKeys {
     /// `last_key` relative to the begin index (-1: the last argument), every `key_step`.
-    Range { last_key: i32, key_step: i32, limit: i32 },
+    Range {
+        last_key: i32,
+        key_step: i32,
+        limit: i32,
+    },
     /// The argument at `keynum_index` (relative) holds the count; keys start at
     /// `first_key` (relative) every `key_step`.
-    Keynum { keynum_index: i32, first_key: i32, key_step: i32 },
+    Keynum {
+        keynum_index: i32,
+        first_key: i32,
+        key_step: i32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -31,12 +42,28 @@ pub struct KeySpec {
 impl KeySpec {
     /// Key spec for a command whose single key is argument `index`.
     pub const fn single(index: i32, flags: &'static [&'static str]) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }
+        KeySpec {
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range {
+                last_key: 0,
+                key_step: 1,
+                limit: 0,
+            },
+        }
     }
 
     /// Key spec for keys from `index` to the last argument, every `step`.
     pub const fn to_end(index: i32, step: i32, flags: &'static [&'static str]) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key: -1, key_step: step, limit: 0 } }
+        KeySpec {
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range {
+                last_key: -1,
+                key_step: step,
+                limit: 0,
+            },
+        }
     }
 
     /// Appends the positions this spec finds in `args`. `None` when `args` contradict it.
@@ -45,15 +72,26 @@ impl KeySpec {
     }
 
     /// [`Self::positions`] over any argument accessor (the server's parsed request).
-    pub fn positions_with<'a>(&self, argc: usize, arg: &dyn Fn(usize) -> &'a [u8], out: &mut Vec<usize>) -> Option<()> {
+    pub fn positions_with<'a>(
+        &self,
+        argc: usize,
+        arg: &dyn Fn(usize) -> &'a [u8],
+        out: &mut Vec<usize>,
+    ) -> Option<()> {
         let argc = argc as i32;
         let start = match self.begin {
             BeginSearch::Index(i) => i,
-            BeginSearch::Keyword { keyword, start_from } => {
+            BeginSearch::Keyword {
+                keyword,
+                start_from,
+            } => {
                 let found = if start_from >= 0 {
-                    (start_from..argc).find(|&i| arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes()))
+                    (start_from..argc)
+                        .find(|&i| arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes()))
                 } else {
-                    (1..=argc + start_from).rev().find(|&i| arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes()))
+                    (1..=argc + start_from)
+                        .rev()
+                        .find(|&i| arg(i as usize).eq_ignore_ascii_case(keyword.as_bytes()))
                 };
                 match found {
                     Some(i) => i + 1,
@@ -65,7 +103,11 @@ impl KeySpec {
             return Some(());
         }
         match self.find {
-            FindKeys::Range { last_key, key_step, limit } => {
+            FindKeys::Range {
+                last_key,
+                key_step,
+                limit,
+            } => {
                 let last = if last_key >= 0 {
                     start + last_key
                 } else if limit > 1 {
@@ -79,7 +121,11 @@ impl KeySpec {
                     i += key_step.max(1);
                 }
             }
-            FindKeys::Keynum { keynum_index, first_key, key_step } => {
+            FindKeys::Keynum {
+                keynum_index,
+                first_key,
+                key_step,
+            } => {
                 let count_at = (start + keynum_index) as usize;
                 if count_at >= argc as usize {
                     return None;

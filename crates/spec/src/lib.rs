@@ -121,7 +121,8 @@ impl CommandSpec {
     /// Whether the key positions depend on the arguments (a keynum or keyword spec).
     pub fn movable_keys(&self) -> bool {
         self.key_specs.iter().any(|ks| {
-            matches!(ks.begin, BeginSearch::Keyword { .. }) || matches!(ks.find, FindKeys::Keynum { .. })
+            matches!(ks.begin, BeginSearch::Keyword { .. })
+                || matches!(ks.find, FindKeys::Keynum { .. })
         })
     }
 
@@ -131,10 +132,20 @@ impl CommandSpec {
         let mut last = 0;
         let mut step = 0;
         for ks in self.key_specs {
-            let (BeginSearch::Index(index), FindKeys::Range { last_key, key_step, .. }) = (ks.begin, ks.find) else {
+            let (
+                BeginSearch::Index(index),
+                FindKeys::Range {
+                    last_key, key_step, ..
+                },
+            ) = (ks.begin, ks.find)
+            else {
                 continue;
             };
-            let spec_last = if last_key < 0 { last_key } else { index + last_key };
+            let spec_last = if last_key < 0 {
+                last_key
+            } else {
+                index + last_key
+            };
             if first == 0 {
                 first = index;
                 last = spec_last;
@@ -161,7 +172,12 @@ impl CommandSpec {
     }
 
     /// [`Self::key_positions`] into a reused vector, over any argument accessor.
-    pub fn key_positions_with<'a>(&self, argc: usize, arg: &dyn Fn(usize) -> &'a [u8], out: &mut Vec<usize>) -> Option<()> {
+    pub fn key_positions_with<'a>(
+        &self,
+        argc: usize,
+        arg: &dyn Fn(usize) -> &'a [u8],
+        out: &mut Vec<usize>,
+    ) -> Option<()> {
         out.clear();
         for ks in self.key_specs {
             ks.positions_with(argc, arg, out)?;
@@ -172,12 +188,16 @@ impl CommandSpec {
 
 /// Finds a top-level command by lower-case name (linear; the server builds a map).
 pub fn find(name: &str) -> Option<&'static CommandSpec> {
-    COMMANDS.iter().find(|c| c.container.is_none() && c.name == name)
+    COMMANDS
+        .iter()
+        .find(|c| c.container.is_none() && c.name == name)
 }
 
 /// Subcommands of `container`, in table order.
 pub fn subcommands(container: &str) -> impl Iterator<Item = &'static CommandSpec> + '_ {
-    COMMANDS.iter().filter(move |c| c.container == Some(container))
+    COMMANDS
+        .iter()
+        .filter(move |c| c.container == Some(container))
 }
 
 #[cfg(test)]

@@ -28,7 +28,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Entry {
-        Entry { value, expire_ms: NO_EXPIRE, access_s: 0 }
+        Entry {
+            value,
+            expire_ms: NO_EXPIRE,
+            access_s: 0,
+        }
     }
 
     pub fn is_expired(&self, now_ms: i64) -> bool {
@@ -48,7 +52,10 @@ pub struct Db {
 
 impl Db {
     pub fn new(hasher: &KeyHasher) -> Db {
-        Db { map: IndexMap::with_hasher(hasher.clone()), expires: IndexSet::with_hasher(hasher.clone()) }
+        Db {
+            map: IndexMap::with_hasher(hasher.clone()),
+            expires: IndexSet::with_hasher(hasher.clone()),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -137,7 +144,9 @@ impl Db {
         if self.map.is_empty() {
             return None;
         }
-        self.map.get_index(rng.gen_range(0..self.map.len())).map(|(k, _)| k)
+        self.map
+            .get_index(rng.gen_range(0..self.map.len()))
+            .map(|(k, _)| k)
     }
 
     /// Up to `count` random keys that have a TTL (with repeats), for active expiry.
@@ -146,7 +155,11 @@ impl Db {
             return Vec::new();
         }
         (0..count.min(self.expires.len()))
-            .filter_map(|_| self.expires.get_index(rng.gen_range(0..self.expires.len())).cloned())
+            .filter_map(|_| {
+                self.expires
+                    .get_index(rng.gen_range(0..self.expires.len()))
+                    .cloned()
+            })
             .collect()
     }
 
@@ -162,12 +175,19 @@ impl Db {
             .filter(|&(pos, _)| pos >= from)
             .collect();
         if candidates.len() <= count {
-            return (candidates.into_iter().map(|(_, k)| k.clone()).collect(), None);
+            return (
+                candidates.into_iter().map(|(_, k)| k.clone()).collect(),
+                None,
+            );
         }
         let count = count.max(1);
         candidates.select_nth_unstable_by_key(count - 1, |&(pos, _)| pos);
         let limit = candidates[count - 1].0;
-        let keys = candidates.iter().filter(|&&(pos, _)| pos <= limit).map(|(_, k)| (*k).clone()).collect();
+        let keys = candidates
+            .iter()
+            .filter(|&&(pos, _)| pos <= limit)
+            .map(|(_, k)| (*k).clone())
+            .collect();
         let next = limit + 1;
         if next >= 1 << SCAN_HASH_BITS {
             return (keys, None);
@@ -189,7 +209,9 @@ pub struct Shard {
 
 impl Shard {
     pub fn new(databases: usize, hasher: &KeyHasher) -> Shard {
-        Shard { dbs: (0..databases).map(|_| Db::new(hasher)).collect() }
+        Shard {
+            dbs: (0..databases).map(|_| Db::new(hasher)).collect(),
+        }
     }
 }
 

@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn encodings_follow_redis() {
         assert_eq!(StrValue::from_bytes(b"123").encoding(), "int");
-        assert_eq!(StrValue::from_bytes(b"-9223372036854775808").encoding(), "int");
+        assert_eq!(
+            StrValue::from_bytes(b"-9223372036854775808").encoding(),
+            "int"
+        );
         assert_eq!(StrValue::from_bytes(b"0123").encoding(), "embstr");
         assert_eq!(StrValue::from_bytes(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(StrValue::from_bytes(&[b'a'; 45]).encoding(), "raw");

@@ -20,7 +20,13 @@ fn fold(b: u8, nocase: bool) -> u8 {
     }
 }
 
-fn match_from(pattern: &[u8], string: &[u8], nocase: bool, skip_longer: &mut bool, nesting: u32) -> bool {
+fn match_from(
+    pattern: &[u8],
+    string: &[u8],
+    nocase: bool,
+    skip_longer: &mut bool,
+    nesting: u32,
+) -> bool {
     if nesting > 1000 {
         return false;
     }
@@ -38,7 +44,13 @@ fn match_from(pattern: &[u8], string: &[u8], nocase: bool, skip_longer: &mut boo
                     return true;
                 }
                 while s < string.len() {
-                    if match_from(&pattern[p + 1..], &string[s..], nocase, skip_longer, nesting + 1) {
+                    if match_from(
+                        &pattern[p + 1..],
+                        &string[s..],
+                        nocase,
+                        skip_longer,
+                        nesting + 1,
+                    ) {
                         return true;
                     }
                     if *skip_longer {
@@ -143,10 +155,18 @@ mod tests {
             ("a[", "ab", false),
             ("a[^", "ab", true),
             ("foo\\", "foo\\", true),
-            ("*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+            (
+                "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                false,
+            ),
         ];
         for &(pattern, string, expected) in cases {
-            assert_eq!(glob_match(pattern.as_bytes(), string.as_bytes(), false), expected, "{pattern} ~ {string}");
+            assert_eq!(
+                glob_match(pattern.as_bytes(), string.as_bytes(), false),
+                expected,
+                "{pattern} ~ {string}"
+            );
         }
         assert!(glob_match(b"HELLO*", b"hello world", true));
     }

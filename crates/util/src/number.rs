@@ -88,7 +88,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 /// Formats a double as Redis 7.0 replies with it (`%.17g`; `inf`, `-inf`).
 pub fn format_f64(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     let mut buf = [0u8; 64];
     // SAFETY: `buf` is writable for its full length, which we pass as the capacity.
@@ -159,7 +163,17 @@ mod tests {
         assert_eq!(parse_i64(b"-1"), Some(-1));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"01", b"-0", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1.0", b"-"] {
+        for bad in [
+            &b""[..],
+            b"01",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1.0",
+            b"-",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -170,9 +184,18 @@ mod tests {
         assert_eq!(incr_by_float(None, b"1.5").unwrap(), b"1.5");
         assert_eq!(incr_by_float(Some(b"5.0e3"), b"2.0e2").unwrap(), b"5200");
         assert_eq!(incr_by_float(Some(b"1"), b"-1").unwrap(), b"0");
-        assert_eq!(incr_by_float(Some(b"abc"), b"1"), Err(FloatIncrError::NotAFloat));
-        assert_eq!(incr_by_float(Some(b"1"), b" 1"), Err(FloatIncrError::BadIncrement));
-        assert_eq!(incr_by_float(Some(b"1"), b"inf"), Err(FloatIncrError::NanOrInfinity));
+        assert_eq!(
+            incr_by_float(Some(b"abc"), b"1"),
+            Err(FloatIncrError::NotAFloat)
+        );
+        assert_eq!(
+            incr_by_float(Some(b"1"), b" 1"),
+            Err(FloatIncrError::BadIncrement)
+        );
+        assert_eq!(
+            incr_by_float(Some(b"1"), b"inf"),
+            Err(FloatIncrError::NanOrInfinity)
+        );
     }
 
     #[test]

@@ -31,7 +31,10 @@ mod tests {
     fn matches_redis_cluster_examples() {
         assert_eq!(key_hash_slot(b"123456789"), 0x31C3 & 16383);
         assert_eq!(key_hash_slot(b"foo"), 12182);
-        assert_eq!(key_hash_slot(b"{user1000}.following"), key_hash_slot(b"user1000"));
+        assert_eq!(
+            key_hash_slot(b"{user1000}.following"),
+            key_hash_slot(b"user1000")
+        );
         assert_eq!(key_hash_slot(b"foo{}{bar}"), key_hash_slot(b"foo{}{bar}"));
         assert_ne!(key_hash_slot(b"foo{}{bar}"), key_hash_slot(b"bar"));
         assert_eq!(key_hash_slot(b"foo{{bar}}zap"), key_hash_slot(b"{bar"));

@@ -13,7 +13,11 @@ pub fn ping(ctx: &mut Ctx) -> CmdResult {
     match ctx.argc() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(ctx.arg(1)),
-        _ => return Err(crate::errors::Error::Text(crate::errors::wrong_arity("ping").into())),
+        _ => {
+            return Err(crate::errors::Error::Text(
+                crate::errors::wrong_arity("ping").into(),
+            ))
+        }
     }
     Ok(())
 }
@@ -37,7 +41,12 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.shared.name.lock().clear();
     ctx.client.shared.no_evict.store(false, Ordering::Relaxed);
-    ctx.client.authenticated = !ctx.server.config.hot.has_requirepass.load(Ordering::Relaxed);
+    ctx.client.authenticated = !ctx
+        .server
+        .config
+        .hot
+        .has_requirepass
+        .load(Ordering::Relaxed);
     ctx.out.simple(b"RESET");
     Ok(())
 }
@@ -52,14 +61,20 @@ pub fn auth(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 3 {
         return Err(Error::Syntax);
     }
-    let (user, password): (&[u8], &[u8]) = if ctx.argc() == 2 { (b"default", ctx.arg(1)) } else { (ctx.arg(1), ctx.arg(2)) };
+    let (user, password): (&[u8], &[u8]) = if ctx.argc() == 2 {
+        (b"default", ctx.arg(1))
+    } else {
+        (ctx.arg(1), ctx.arg(2))
+    };
     if ctx.argc() == 2 && ctx.server.config.get("requirepass").is_empty() {
         return Err(Error::err(
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
     if !password_matches(ctx, user, password) {
-        return Err(Error::Text("WRONGPASS invalid username-password pair or user is disabled.".into()));
+        return Err(Error::Text(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ));
     }
     ctx.client.authenticated = true;
     ctx.out.ok();
@@ -83,7 +98,9 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
         let more = ctx.argc() - 1 - next;
         if ctx.arg_is(next, "auth") && more >= 2 {
             if !password_matches(ctx, ctx.arg(next + 1), ctx.arg(next + 2)) {
-                return Err(Error::Text("WRONGPASS invalid username-password pair or user is disabled.".into()));
+                return Err(Error::Text(
+                    "WRONGPASS invalid username-password pair or user is disabled.".into(),
+                ));
             }
             authenticated = true;
             next += 3;
@@ -91,7 +108,10 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
             name = Some(ctx.arg(next + 1));
             next += 2;
         } else {
-            return Err(Error::err(format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(ctx.arg(next)))));
+            return Err(Error::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(ctx.arg(next))
+            )));
         }
     }
     if !authenticated {
@@ -104,8 +124,15 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.client.authenticated = true;
     if version != 0 {
-        ctx.client.shared.resp.store(version as u8, Ordering::Relaxed);
-        ctx.out.protocol = if version == 3 { Protocol::Resp3 } else { Protocol::Resp2 };
+        ctx.client
+            .shared
+            .resp
+            .store(version as u8, Ordering::Relaxed);
+        ctx.out.protocol = if version == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
     }
     let out = &mut *ctx.out;
     out.map(7);
@@ -114,7 +141,11 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
     out.bulk(b"version");
     out.bulk(crate::REDIS_VERSION.as_bytes());
     out.bulk(b"proto");
-    out.integer(if ctx.client.protocol() == Protocol::Resp3 { 3 } else { 2 });
+    out.integer(if ctx.client.protocol() == Protocol::Resp3 {
+        3
+    } else {
+        2
+    });
     out.bulk(b"id");
     out.integer(ctx.client.shared.id as i64);
     out.bulk(b"mode");
@@ -129,19 +160,26 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
 /// Sets the connection name, refusing what CLIENT LIST could not print on one line.
 pub fn set_client_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(Error::err("Client names cannot contain spaces, newlines or special characters."));
+        return Err(Error::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     *ctx.client.shared.name.lock() = name.to_vec();
     Ok(())
 }
 
 pub fn select(ctx: &mut Ctx) -> CmdResult {
-    let index = lodestone_util::number::parse_i64(ctx.arg(1)).filter(|n| i32::try_from(*n).is_ok()).ok_or(Error::NotInteger)?;
+    let index = lodestone_util::number::parse_i64(ctx.arg(1))
+        .filter(|n| i32::try_from(*n).is_ok())
+        .ok_or(Error::NotInteger)?;
     if index < 0 || index as usize >= ctx.server.keyspace.databases {
         return Err(Error::DbIndexOutOfRange);
     }
     ctx.client.db = index as usize;
-    ctx.client.shared.db.store(index as usize, Ordering::Relaxed);
+    ctx.client
+        .shared
+        .db
+        .store(index as usize, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }
@@ -201,4 +239,3 @@ pub fn client_unblock(_ctx: &mut Ctx) -> CmdResult {
 pub fn client_help(_ctx: &mut Ctx) -> CmdResult {
     Err(Error::err("not implemented yet"))
 }
-

@@ -126,4 +126,3 @@ pub fn object_refcount(_ctx: &mut Ctx) -> CmdResult {
 pub fn object_help(_ctx: &mut Ctx) -> CmdResult {
     Err(Error::err("not implemented yet"))
 }
-

@@ -114,4 +114,3 @@ pub fn debug(_ctx: &mut Ctx) -> CmdResult {
 pub fn lolwut(_ctx: &mut Ctx) -> CmdResult {
     Err(Error::err("not implemented yet"))
 }
-

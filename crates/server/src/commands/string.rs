@@ -17,7 +17,11 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
 /// SET key value (simplified; the full option set comes with the string family).
 pub fn set(ctx: &mut Ctx) -> CmdResult {
     let cmd = ctx.cmd;
-    ctx.keys.set(cmd.arg(1), Value::Str(StrValue::from_bytes(cmd.arg(2))), NO_EXPIRE);
+    ctx.keys.set(
+        cmd.arg(1),
+        Value::Str(StrValue::from_bytes(cmd.arg(2))),
+        NO_EXPIRE,
+    );
     ctx.out.ok();
     Ok(())
 }
@@ -129,4 +133,3 @@ pub fn bitfield(_ctx: &mut Ctx) -> CmdResult {
 pub fn bitfield_ro(_ctx: &mut Ctx) -> CmdResult {
     Err(Error::err("not implemented yet"))
 }
-

@@ -1,0 +1,287 @@
+//! Test support: start the real `lodestone` binary (or a real `redis-server`) on a free
+//! port, connect real clients, and read raw RESP replies byte for byte.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process that is killed when dropped.
+pub struct TestServer {
+    child: Child,
+    pub port: u16,
+    pub dir: std::path::PathBuf,
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind to port 0");
+    listener.local_addr().expect("local addr").port()
+}
+
+fn scratch_dir(tag: &str, port: u16) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "lodestone-test-{tag}-{}-{port}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+impl TestServer {
+    /// Starts lodestone with default settings.
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts lodestone with extra `--name value` arguments.
+    pub fn start_with(args: &[&str]) -> TestServer {
+        let port = free_port();
+        let dir = scratch_dir("lodestone", port);
+        let child = Command::new(env!("CARGO_BIN_EXE_lodestone"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--dir",
+                dir.to_str().expect("utf-8 path"),
+            ])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lodestone");
+        let server = TestServer { child, port, dir };
+        server.wait_ready();
+        server
+    }
+
+    /// Starts Debian's `redis-server` (the reference), or `None` when it is not installed
+    /// and the run is not CI (CI must have it: the differential tests are not optional).
+    pub fn start_redis() -> Option<TestServer> {
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(binary) = binary else {
+            if std::env::var("CI").is_ok() {
+                panic!("redis-server is required in CI for differential tests");
+            }
+            eprintln!("redis-server not installed: skipping the differential part");
+            return None;
+        };
+        let port = free_port();
+        let dir = scratch_dir("redis", port);
+        let child = Command::new(binary)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args([
+                "--dir",
+                dir.to_str().expect("utf-8 path"),
+                "--enable-debug-command",
+                "yes",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let server = TestServer { child, port, dir };
+        server.wait_ready();
+        Some(server)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                // Any reply means the server is serving (NOAUTH included).
+                if s.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 1];
+                    if s.read_exact(&mut buf).is_ok() && (buf[0] == b'+' || buf[0] == b'-') {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server on port {} did not become ready", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A `redis` crate connection speaking RESP2.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// A `redis` crate connection speaking RESP3.
+    pub fn client_resp3(&self) -> redis::Connection {
+        let url = format!("{}?protocol=resp3", self.url());
+        redis::Client::open(url)
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// A raw connection for byte-exact protocol tests.
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(self.port)
+    }
+
+    /// Whether the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits (bounded) for the process to exit; returns whether it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.has_exited() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TCP connection that sends bytes and reads whole RESP replies as raw bytes.
+pub struct RawConn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl RawConn {
+    pub fn connect(port: u16) -> RawConn {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let writer = stream.try_clone().expect("clone");
+        RawConn {
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// Sends a command as a multibulk request.
+    pub fn send_cmd(&mut self, args: &[&[u8]]) {
+        self.send(&encode_request(args));
+    }
+
+    /// Sends a command and returns its whole reply, raw.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send_cmd(&args);
+        self.read_reply()
+    }
+
+    /// Reads one complete RESP2/RESP3 reply, raw.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_value(&mut out);
+        out
+    }
+
+    /// Whether the server closed the connection (reads EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+
+    fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).expect("read line");
+        assert!(
+            line.ends_with(b"\r\n"),
+            "truncated reply line: {:?}",
+            String::from_utf8_lossy(&line)
+        );
+        out.extend_from_slice(&line);
+        line[..line.len() - 2].to_vec()
+    }
+
+    fn read_value(&mut self, out: &mut Vec<u8>) {
+        let line = self.read_line(out);
+        let (kind, rest) = (line[0], &line[1..]);
+        let n: i64 = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        match kind {
+            b'$' | b'=' | b'!' if n >= 0 => {
+                let mut data = vec![0u8; n as usize + 2];
+                self.reader.read_exact(&mut data).expect("read bulk");
+                out.extend_from_slice(&data);
+            }
+            b'*' | b'~' | b'>' if n > 0 => {
+                for _ in 0..n {
+                    self.read_value(out);
+                }
+            }
+            b'%' | b'|' if n > 0 => {
+                for _ in 0..2 * n {
+                    self.read_value(out);
+                }
+                if kind == b'|' {
+                    self.read_value(out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Encodes a request as RESP multibulk.
+pub fn encode_request(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    condition()
+}
