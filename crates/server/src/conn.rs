@@ -145,7 +145,7 @@ impl Connection {
                     match read {
                         Ok(0) | Err(_) => return,
                         Ok(n) => {
-                            self.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            crate::server::bump(&self.stats.net_input_bytes, n as u64);
                             let limit = self.server.config.hot.client_query_buffer_limit.load(Ordering::Relaxed);
                             if self.rbuf.len() > limit {
                                 tracing::warn!("Closing client that reached max query buffer length");

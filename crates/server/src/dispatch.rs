@@ -8,7 +8,6 @@
 //! with the issues that bring them, propagation, keyspace events and WATCH).
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
@@ -21,7 +20,7 @@ use crate::commands;
 use crate::ctx::{Ctx, KeyAccess};
 use crate::errors::{unknown_command, unknown_subcommand, wrong_arity};
 use crate::keyspace::{shard_of, Locked};
-use crate::server::{Server, SlowlogEntry, ThreadStats};
+use crate::server::{bump, Server, SlowlogEntry, ThreadStats};
 
 /// Resolves the spec of a request, or the error Redis gives for it.
 pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, String> {
@@ -130,8 +129,8 @@ pub fn call(
     spec: &'static CommandSpec,
     locked: Locked<'_>,
 ) {
-    let started = Instant::now();
-    let now_ms = lodestone_util::clock::now_ms();
+    let started_us = lodestone_util::clock::now_us();
+    let now_ms = started_us / 1000;
     if server.monitor_count.load(Ordering::Relaxed) > 0
         && !spec.has(CMD_SKIP_MONITOR)
         && !spec.has(CMD_ADMIN)
@@ -157,14 +156,14 @@ pub fn call(
         ..
     } = ctx.keys;
     drop(locked);
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed_us = (lodestone_util::clock::now_us() - started_us).max(0) as u64;
 
     let command_stats = &stats.commands[spec.id as usize];
-    command_stats.calls.fetch_add(1, Ordering::Relaxed);
-    command_stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+    bump(&command_stats.calls, 1);
+    bump(&command_stats.usec, elapsed_us);
     if let Err(error) = result {
         let message = error.message();
-        command_stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+        bump(&command_stats.failed_calls, 1);
         server.count_error(&message);
         out.error(&message);
     }

@@ -13,6 +13,16 @@ use crate::client::Clients;
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 
+/// Adds `n` to a counter that only the calling thread writes: a plain load and store,
+/// not a locked read-modify-write, because it sits on the path of every command.
+#[inline]
+pub fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
+}
+
 /// Counters of one command on one worker thread.
 #[derive(Debug, Default)]
 pub struct CommandStats {
@@ -99,15 +109,17 @@ pub struct PauseState {
 /// A lookup table from command names to specs, built from the static table.
 #[derive(Debug)]
 pub struct CommandTable {
-    top: HashMap<&'static str, &'static CommandSpec>,
-    subs: HashMap<&'static str, HashMap<&'static str, &'static CommandSpec>>,
+    top: NameMap<&'static CommandSpec>,
+    subs: NameMap<NameMap<&'static CommandSpec>>,
 }
+
+/// Command names are looked up on every request: a fast hasher, not SipHash.
+type NameMap<V> = HashMap<&'static str, V, ahash::RandomState>;
 
 impl CommandTable {
     fn new() -> CommandTable {
-        let mut top = HashMap::new();
-        let mut subs: HashMap<&'static str, HashMap<&'static str, &'static CommandSpec>> =
-            HashMap::new();
+        let mut top = NameMap::default();
+        let mut subs: NameMap<NameMap<&'static CommandSpec>> = NameMap::default();
         for spec in COMMANDS {
             match spec.container {
                 None => {
