@@ -514,6 +514,27 @@ fn object_subcommands() {
     assert!(help.ends_with(b"+HELP\r\n+    Prints this help.\r\n"));
 }
 
+/// Reads that Redis does without touching (TTL, TYPE, EXISTS, OBJECT, SCAN) leave the
+/// idle time growing; TOUCH and GET reset it.
+#[test]
+fn idletime_grows_until_a_real_access() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "k", "v"]);
+    assert!(common::wait_for(std::time::Duration::from_secs(5), || {
+        int(&mut raw, &["OBJECT", "IDLETIME", "k"]) >= 2
+    }));
+    raw.cmd(&["TTL", "k"]);
+    raw.cmd(&["TYPE", "k"]);
+    raw.cmd(&["EXISTS", "k"]);
+    raw.cmd(&["OBJECT", "ENCODING", "k"]);
+    raw.cmd(&["SCAN", "0", "TYPE", "string"]);
+    assert!(int(&mut raw, &["OBJECT", "IDLETIME", "k"]) >= 2);
+    assert_eq!(int(&mut raw, &["TOUCH", "k"]), 1);
+    // At most 1: a second boundary may fall between the two commands.
+    assert!(int(&mut raw, &["OBJECT", "IDLETIME", "k"]) <= 1);
+}
+
 /// Under an LFU policy FREQ answers and IDLETIME refuses, and small integers stop
 /// being shared once maxmemory is set.
 #[test]
