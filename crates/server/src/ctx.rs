@@ -170,6 +170,41 @@ impl<'a> KeyAccess<'a> {
     pub fn modified(&mut self, _key: &[u8]) {
         self.dirty += 1;
     }
+
+    /// The live entry of `key` in database `db`, leaving its access time alone: Redis's
+    /// `LOOKUP_NOTOUCH`, so that TTL, TYPE, EXISTS, OBJECT or SCAN do not make a key look
+    /// recently used (OBJECT IDLETIME, eviction). An expired key is deleted as usual.
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        let part = self.locked.db_for(key, db);
+        if part.get(key)?.is_expired(now) {
+            part.remove(key);
+            self.expired.push((db, key.into()));
+            return None;
+        }
+        part.get_mut(key)
+    }
+
+    /// [`Self::peek_in`] in the selected database, counted as a keyspace hit or miss
+    /// (Redis counts read lookups even when they do not touch the key).
+    pub fn peek_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.db;
+        if self.peek_in(db, key).is_none() {
+            self.misses += 1;
+            return None;
+        }
+        self.hits += 1;
+        self.locked.db_for(key, db).get_mut(key)
+    }
+
+    /// Removes the live `key` from database `db` and hands its entry back, so the caller
+    /// decides where it is freed (UNLINK frees large values off the request path).
+    /// Counts one change; `None` when the key did not exist.
+    pub fn take_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.peek_in(db, key)?;
+        self.dirty += 1;
+        self.locked.db_for(key, db).remove(key)
+    }
 }
 
 impl<'a, 'k> Ctx<'a, 'k> {

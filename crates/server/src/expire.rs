@@ -1,8 +1,12 @@
 //! Active expiry: the cron samples keys with a TTL and deletes the expired ones, so memory
-//! is reclaimed even for keys nobody reads. Like Redis: 20 keys per database per round,
-//! another round while more than a quarter of a sample was expired, and a time budget of
-//! a quarter of the cron period (scaled by `active-expire-effort`). Shards are locked one
-//! at a time, so clients on other shards never wait for it.
+//! is reclaimed even for keys nobody reads. Like Redis's slow cycle, scaled by
+//! `active-expire-effort` (1..10, "effort" 0..9 below): 20 + 5×effort keys per database
+//! per round, another round while more than 10 − effort percent of a sample was expired,
+//! and a time budget of 25 + 2×effort percent of the cron period. Shards are locked one
+//! at a time, so clients on other shards never wait for it; a cycle that runs out of time
+//! resumes at the next shard.
+//!
+//! As in Redis, expirations count in `expired_keys` but not as changes for SAVE.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,11 +14,38 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 
+use lodestone_store::Shard;
+
 use crate::keyspace::SHARDS;
+use crate::lazyfree;
 use crate::server::Server;
 
 const KEYS_PER_LOOP: usize = 20;
-const ACCEPTABLE_STALE_PERCENT: usize = 25;
+const ACCEPTABLE_STALE_PERCENT: usize = 10;
+const SLOW_TIME_PERCENT: u64 = 25;
+
+/// The knobs of one cycle, derived from `active-expire-effort`.
+#[derive(Clone, Copy, Debug)]
+pub struct CycleParams {
+    pub keys_per_loop: usize,
+    pub acceptable_stale_percent: usize,
+    pub budget: Duration,
+    /// `lazyfree-lazy-expire`: free expensive expired values in the background.
+    pub lazy: bool,
+}
+
+impl CycleParams {
+    /// Redis's scaling for an effort of 1..=10 (clamped) and a cron `period`.
+    pub fn new(effort: u64, period: Duration, lazy: bool) -> CycleParams {
+        let effort = effort.clamp(1, 10) - 1;
+        CycleParams {
+            keys_per_loop: KEYS_PER_LOOP + KEYS_PER_LOOP / 4 * effort as usize,
+            acceptable_stale_percent: ACCEPTABLE_STALE_PERCENT - effort as usize,
+            budget: period.mul_f64((SLOW_TIME_PERCENT + 2 * effort) as f64 / 100.0),
+            lazy,
+        }
+    }
+}
 
 /// The server cron: runs `hz` times a second for the life of the server.
 pub async fn cron(server: Arc<Server>) {
@@ -29,10 +60,10 @@ pub async fn cron(server: Arc<Server>) {
                 .config
                 .hot
                 .active_expire_effort
-                .load(Ordering::Relaxed)
-                .clamp(1, 10);
-            let budget = period.mul_f64((25 + 2 * (effort - 1)) as f64 / 100.0);
-            next_shard = active_expire_cycle(&server, &mut rng, next_shard, budget);
+                .load(Ordering::Relaxed);
+            let lazy = server.config.get_bool("lazyfree-lazy-expire");
+            let params = CycleParams::new(effort, period, lazy);
+            next_shard = active_expire_cycle(&server, &mut rng, next_shard, params);
         }
     }
 }
@@ -43,53 +74,84 @@ pub fn active_expire_cycle(
     server: &Server,
     rng: &mut rand::rngs::SmallRng,
     start: usize,
-    budget: Duration,
+    params: CycleParams,
 ) -> usize {
     let began = Instant::now();
     let mut expired_total = 0u64;
+    let mut resume_at = start;
     for step in 0..SHARDS {
         let shard_id = (start + step) % SHARDS;
-        if began.elapsed() > budget {
+        if began.elapsed() > params.budget {
             server
                 .stats
                 .expired_time_cap_reached_count
                 .fetch_add(1, Ordering::Relaxed);
-            server
-                .stats
-                .expired_keys
-                .fetch_add(expired_total, Ordering::Relaxed);
-            return shard_id;
+            resume_at = shard_id;
+            break;
         }
         let now = lodestone_util::clock::now_ms();
         let mut shard = server.keyspace.lock_shard(shard_id);
-        for db in shard.dbs.iter_mut() {
-            loop {
-                let sample = db.sample_volatile(rng, KEYS_PER_LOOP);
-                if sample.is_empty() {
-                    break;
-                }
-                let mut expired = 0;
-                for key in &sample {
-                    if db.get(key).is_some_and(|e| e.is_expired(now)) {
-                        db.remove(key);
-                        expired += 1;
-                    }
-                }
-                expired_total += expired as u64;
-                if expired * 100 <= sample.len() * ACCEPTABLE_STALE_PERCENT
-                    || began.elapsed() > budget
-                {
-                    break;
-                }
-            }
-        }
+        expired_total += expire_shard(&mut shard, rng, now, &params, began);
     }
     server
         .stats
         .expired_keys
         .fetch_add(expired_total, Ordering::Relaxed);
-    if expired_total > 0 {
-        server.dirty.fetch_add(expired_total, Ordering::Relaxed);
+    resume_at
+}
+
+/// Samples every database of one shard, round after round while the sample was stale
+/// enough and time is left. Returns how many keys were deleted.
+fn expire_shard(
+    shard: &mut Shard,
+    rng: &mut rand::rngs::SmallRng,
+    now: i64,
+    params: &CycleParams,
+    began: Instant,
+) -> u64 {
+    let mut expired_total = 0u64;
+    for db in shard.dbs.iter_mut() {
+        loop {
+            let sample = db.sample_volatile(rng, params.keys_per_loop);
+            if sample.is_empty() {
+                break;
+            }
+            let mut expired = 0;
+            for key in &sample {
+                if db.get(key).is_some_and(|e| e.is_expired(now)) {
+                    if let Some(entry) = db.remove(key) {
+                        lazyfree::dispose(entry, || params.lazy);
+                        expired += 1;
+                    }
+                }
+            }
+            expired_total += expired as u64;
+            if expired * 100 <= sample.len() * params.acceptable_stale_percent
+                || began.elapsed() > params.budget
+            {
+                break;
+            }
+        }
     }
-    start
+    expired_total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cycle knobs scale with the effort exactly as Redis's do.
+    #[test]
+    fn params_follow_redis_scaling() {
+        let p = CycleParams::new(1, Duration::from_millis(100), false);
+        assert_eq!(p.keys_per_loop, 20);
+        assert_eq!(p.acceptable_stale_percent, 10);
+        assert_eq!(p.budget, Duration::from_millis(25));
+        let p = CycleParams::new(10, Duration::from_millis(100), false);
+        assert_eq!(p.keys_per_loop, 65);
+        assert_eq!(p.acceptable_stale_percent, 1);
+        assert_eq!(p.budget, Duration::from_millis(43));
+        let p = CycleParams::new(0, Duration::from_millis(100), false);
+        assert_eq!(p.keys_per_loop, 20);
+    }
 }

@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod expire;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod server;
 
 use std::sync::Arc;

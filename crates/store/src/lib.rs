@@ -10,7 +10,7 @@
 mod db;
 mod value;
 
-pub use db::{Db, Entry, Shard, NO_EXPIRE};
+pub use db::{Db, Entry, Shard, NO_EXPIRE, SCAN_HASH_BITS};
 pub use value::{StrValue, Value};
 
 /// A key: binary-safe, owned, as compact as a boxed slice.

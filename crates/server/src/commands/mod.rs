@@ -2,7 +2,10 @@
 //! handler: a command in the table without a handler does not compile.
 
 pub mod connection;
+pub mod expiry;
 pub mod keyspace;
+pub mod object;
+pub mod scan;
 pub mod server;
 pub mod string;
 
