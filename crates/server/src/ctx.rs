@@ -63,7 +63,6 @@ impl<'a> KeyAccess<'a> {
         if part.get(key)?.is_expired(now) {
             part.remove(key);
             self.expired.push((db, key.into()));
-            self.dirty += 1;
             return None;
         }
         let lru = (now / 1000) as u32;
@@ -91,7 +90,6 @@ impl<'a> KeyAccess<'a> {
             Some(e) if e.is_expired(now) => {
                 part.remove(key);
                 self.expired.push((db, key.into()));
-                self.dirty += 1;
                 self.misses += 1;
                 return None;
             }

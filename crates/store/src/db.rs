@@ -4,9 +4,9 @@
 //! expiry, eviction sampling) is one index away. Keys with a TTL are also listed in
 //! `expires`, so active expiry samples only keys that can expire, as Redis does.
 //!
-//! SCAN positions are values of the process-wide key hash: a scan returns keys in hash
-//! order from a position, so a key present for the whole scan is returned, whatever is
-//! inserted or deleted meanwhile (the guarantee Redis gives), without any ordered index.
+//! SCAN positions are entry indices visited from the top down (see [`Db::scan`]): a key
+//! present for the whole scan is returned whatever is inserted or deleted meanwhile (the
+//! guarantee Redis gives), and a step costs O(COUNT).
 
 use indexmap::{IndexMap, IndexSet};
 use rand::Rng;
@@ -40,7 +40,8 @@ impl Entry {
     }
 }
 
-/// Bits of the hash used as SCAN position (the top bits of a cursor name the shard).
+/// Bits of a SCAN cursor that hold the position within a shard (the bits above name the
+/// shard).
 pub const SCAN_HASH_BITS: u32 = 48;
 
 /// One database's part of one shard.
@@ -163,42 +164,34 @@ impl Db {
             .collect()
     }
 
-    /// One SCAN step: keys whose hash position is at least `from`, about `count` of
-    /// them, in hash order. Returns the keys and the next position, or `None` when this
-    /// db part is done. Keys sharing a position are returned together, so none is skipped.
+    /// One SCAN step over this db part: up to `count` keys, visiting entry indices from
+    /// the top down. `from` is 0 to start, else what the previous step returned. Returns
+    /// the keys and the next position, or `None` when this db part is done.
+    ///
+    /// Why top-down: the map only ever moves an entry by `swap_remove`, which moves the
+    /// *last* entry into the freed slot. Entries not yet visited sit below the position;
+    /// the last entry is either already visited (then it may be returned twice, which
+    /// SCAN allows) or below the position too (then it stays unvisited). Inserts append
+    /// above. So a key present for the whole scan is always returned, and a step costs
+    /// O(count), not O(keys).
     pub fn scan(&self, from: u64, count: usize) -> (Vec<Key>, Option<u64>) {
-        let hasher = self.map.hasher();
-        let mut candidates: Vec<(u64, &Key)> = self
-            .map
-            .keys()
-            .map(|k| (scan_position(hasher, k), k))
-            .filter(|&(pos, _)| pos >= from)
+        let len = self.map.len();
+        let unvisited = if from == 0 {
+            len
+        } else {
+            ((from - 1) as usize).min(len)
+        };
+        let take = count.max(1).min(unvisited);
+        let low = unvisited - take;
+        let keys = (low..unvisited)
+            .rev()
+            .filter_map(|i| self.map.get_index(i).map(|(k, _)| k.clone()))
             .collect();
-        if candidates.len() <= count {
-            return (
-                candidates.into_iter().map(|(_, k)| k.clone()).collect(),
-                None,
-            );
-        }
-        let count = count.max(1);
-        candidates.select_nth_unstable_by_key(count - 1, |&(pos, _)| pos);
-        let limit = candidates[count - 1].0;
-        let keys = candidates
-            .iter()
-            .filter(|&&(pos, _)| pos <= limit)
-            .map(|(_, k)| (*k).clone())
-            .collect();
-        let next = limit + 1;
-        if next >= 1 << SCAN_HASH_BITS {
+        if low == 0 {
             return (keys, None);
         }
-        (keys, Some(next))
+        (keys, Some(low as u64 + 1))
     }
-}
-
-/// A key's SCAN position: the top [`SCAN_HASH_BITS`] bits of its hash.
-pub fn scan_position(hasher: &KeyHasher, key: &[u8]) -> u64 {
-    hasher.hash_one(key) >> (64 - SCAN_HASH_BITS)
 }
 
 /// One lock's worth of keyspace: its part of every database.
