@@ -1,9 +1,12 @@
 //! Command families, one module each, and the one exhaustive map from [`CommandId`] to
 //! handler: a command in the table without a handler does not compile.
 
+pub mod bitfield;
+pub mod bitmap;
 pub mod connection;
 pub mod expiry;
 pub mod keyspace;
+pub mod lcs;
 pub mod object;
 pub mod scan;
 pub mod server;
