@@ -266,7 +266,7 @@ impl RequestParser {
 /// Returns the offset just past `\r\n`.
 fn read_header_line(buf: &[u8], start: usize, too_big: &str) -> Result<Option<usize>, ParseError> {
     let window = &buf[start..];
-    match window.iter().position(|&b| b == b'\r') {
+    match memchr::memchr(b'\r', window) {
         None => {
             if window.len() > INLINE_MAX_SIZE {
                 return Err(ParseError::new(too_big));
@@ -287,7 +287,7 @@ fn read_header_line(buf: &[u8], start: usize, too_big: &str) -> Result<Option<us
 }
 
 fn parse_inline(buf: &mut BytesMut) -> Result<Step, ParseError> {
-    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+    let Some(newline) = memchr::memchr(b'\n', buf) else {
         if buf.len() > INLINE_MAX_SIZE {
             return Err(ParseError::new("Protocol error: too big inline request"));
         }

@@ -29,7 +29,7 @@ pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, S
         let args: Vec<&[u8]> = cmd.args().skip(1).collect();
         return Err(unknown_command(name, &args));
     };
-    if !server.commands.has_subcommands(spec.name) {
+    if !server.commands.has_subcommands(spec) {
         return check_arity(spec, cmd.len());
     }
     if cmd.len() < 2 {

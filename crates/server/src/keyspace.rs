@@ -92,6 +92,15 @@ impl<'a> Locked<'a> {
     /// The shard holding `key`. Panics if the command did not lock it: that is a bug in
     /// the command's key specs, caught by tests, never a client's doing.
     pub fn shard_for(&mut self, key: &[u8]) -> &mut Shard {
+        // Most commands lock exactly one shard: skip hashing the key again.
+        if !self.all && self.guards.len() == 1 {
+            debug_assert_eq!(
+                self.guards[0].0,
+                shard_of(key),
+                "key outside the locked shard"
+            );
+            return &mut self.guards[0].1;
+        }
         let id = shard_of(key);
         self.shard(id)
     }

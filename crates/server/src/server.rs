@@ -111,10 +111,12 @@ pub struct PauseState {
 pub struct CommandTable {
     top: NameMap<&'static CommandSpec>,
     subs: NameMap<NameMap<&'static CommandSpec>>,
+    /// Indexed by `CommandId`: whether the command is a container of subcommands.
+    is_container: Vec<bool>,
 }
 
 /// Command names are looked up on every request: a fast hasher, not SipHash.
-type NameMap<V> = HashMap<&'static str, V, ahash::RandomState>;
+type NameMap<V> = HashMap<&'static [u8], V, ahash::RandomState>;
 
 impl CommandTable {
     fn new() -> CommandTable {
@@ -123,14 +125,24 @@ impl CommandTable {
         for spec in COMMANDS {
             match spec.container {
                 None => {
-                    top.insert(spec.name, spec);
+                    top.insert(spec.name.as_bytes(), spec);
                 }
                 Some(parent) => {
-                    subs.entry(parent).or_default().insert(spec.name, spec);
+                    subs.entry(parent.as_bytes())
+                        .or_default()
+                        .insert(spec.name.as_bytes(), spec);
                 }
             }
         }
-        CommandTable { top, subs }
+        let is_container = COMMANDS
+            .iter()
+            .map(|c| subs.contains_key(c.name.as_bytes()) && c.container.is_none())
+            .collect();
+        CommandTable {
+            top,
+            subs,
+            is_container,
+        }
     }
 
     /// The top-level command named `name` (any case).
@@ -142,20 +154,17 @@ impl CommandTable {
         let lower = &mut buf[..name.len()];
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
-        std::str::from_utf8(lower)
-            .ok()
-            .and_then(|n| self.top.get(n).copied())
+        self.top.get(&*lower).copied()
     }
 
     /// The subcommand `sub` of `container`, if `container` has subcommands.
     pub fn lookup_sub(&self, container: &str, sub: &[u8]) -> Option<&'static CommandSpec> {
-        let subs = self.subs.get(container)?;
-        let lower = String::from_utf8_lossy(sub).to_ascii_lowercase();
-        subs.get(lower.as_str()).copied()
+        let subs = self.subs.get(container.as_bytes())?;
+        subs.get(sub.to_ascii_lowercase().as_slice()).copied()
     }
 
-    pub fn has_subcommands(&self, container: &str) -> bool {
-        self.subs.contains_key(container)
+    pub fn has_subcommands(&self, spec: &CommandSpec) -> bool {
+        self.is_container[spec.id as usize]
     }
 
     /// Subcommands of a container, in table order.

@@ -1,11 +1,12 @@
 //! Redis Cluster hash slots: CRC16 (XMODEM) of the key, or of its `{hash tag}`, mod 16384.
 
-use crc::{Crc, CRC_16_XMODEM};
+use crc::{Crc, Table, CRC_16_XMODEM};
 
 /// Number of hash slots in Redis Cluster.
 pub const SLOTS: usize = 16384;
 
-const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_XMODEM);
+// Slice-by-16 tables: the slot is computed for every key of every command.
+const CRC16: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_XMODEM);
 
 /// The hash slot of `key`. When the key holds a non-empty `{...}` section, only that
 /// section is hashed, so related keys can be kept together.
