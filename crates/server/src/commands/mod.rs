@@ -5,6 +5,7 @@ pub mod bitfield;
 pub mod bitmap;
 pub mod connection;
 pub mod expiry;
+pub mod function;
 pub mod keyspace;
 pub mod lcs;
 pub mod object;
@@ -132,6 +133,9 @@ pub fn handler(id: CommandId) -> Handler {
         CommandId::Shutdown => server::shutdown,
         CommandId::Debug => server::debug,
         CommandId::Lolwut => server::lolwut,
+        CommandId::Function => server::function,
+        CommandId::FunctionFlush => function::function_flush,
+        CommandId::FunctionHelp => function::function_help,
     }
 }
 

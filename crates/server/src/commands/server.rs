@@ -114,3 +114,9 @@ pub fn debug(_ctx: &mut Ctx) -> CmdResult {
 pub fn lolwut(_ctx: &mut Ctx) -> CmdResult {
     Err(Error::err("not implemented yet"))
 }
+
+/// FUNCTION without a subcommand: the dispatcher resolves subcommands first, so this only
+/// runs if the table and the dispatcher disagree.
+pub fn function(_ctx: &mut Ctx) -> CmdResult {
+    Err(Error::err("unknown subcommand"))
+}
