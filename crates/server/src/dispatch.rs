@@ -34,7 +34,9 @@ pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, S
         return check_arity(spec, cmd.len());
     }
     if cmd.len() < 2 {
-        return Err(wrong_arity(spec.name));
+        // A container alone is the container command itself (COMMAND lists
+        // everything); the others' arity refuses it.
+        return check_arity(spec, cmd.len());
     }
     match server.commands.lookup_sub(spec.name, cmd.arg(1)) {
         Some(sub) => check_arity(sub, cmd.len()),

@@ -1,8 +1,15 @@
 //! Command families, one module each, and the one exhaustive map from [`CommandId`] to
 //! handler: a command in the table without a handler does not compile.
 
+pub mod client_cmd;
+pub mod command_cmd;
+pub mod config_cmd;
+pub mod config_rewrite;
 pub mod connection;
+pub mod debug;
+pub mod info;
 pub mod keyspace;
+pub mod memory;
 pub mod server;
 pub mod string;
 
