@@ -337,6 +337,7 @@ fn commandstats_and_errorstats() {
     raw.cmd(&["GET", "k"]);
     raw.cmd(&["GET"]);
     raw.cmd(&["NOPE"]);
+    raw.cmd(&["CONFIG", "GET"]);
     let stats = info_section(&mut raw, "commandstats");
     assert!(stats.starts_with("# Commandstats\r\n"));
     assert!(stats.contains("cmdstat_set:calls=3,usec="), "{stats}");
@@ -345,8 +346,11 @@ fn commandstats_and_errorstats() {
         stats.contains(",rejected_calls=1,failed_calls=0"),
         "{stats}"
     );
+    let rejected =
+        "cmdstat_config|get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n";
+    assert!(stats.contains(rejected), "{stats}");
     let errors = info_section(&mut raw, "errorstats");
-    assert_eq!(errors, "# Errorstats\r\nerrorstat_ERR:count=2\r\n");
+    assert_eq!(errors, "# Errorstats\r\nerrorstat_ERR:count=3\r\n");
     assert_eq!(raw.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
     let stats = info_section(&mut raw, "commandstats");
     assert!(!stats.contains("cmdstat_set"), "{stats}");
