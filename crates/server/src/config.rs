@@ -62,6 +62,16 @@ const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
         hidden: false,
     }
 }
+const fn hidden(name: &'static str, kind: Kind, default: &'static str) -> Param {
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        immutable: false,
+        hidden: true,
+    }
+}
 const fn aliased(
     name: &'static str,
     alias: &'static str,
@@ -102,17 +112,20 @@ const POLICIES: &[&str] = &[
     "allkeys-random",
     "noeviction",
 ];
-const FSYNC: &[&str] = &["always", "everysec", "no"];
+const FSYNC: &[&str] = &["everysec", "always", "no"];
 const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
 const ENABLE: &[&str] = &["no", "yes", "local"];
 const PROPAGATION_ERROR: &[&str] = &["ignore", "panic", "panic-on-replicas"];
 const SANITIZE: &[&str] = &["no", "yes", "clients"];
-const CLUSTER_PREF: &[&str] = &["tls-dynamic", "ip", "hostname", "unknown-endpoint"];
+const CLUSTER_PREF: &[&str] = &["ip", "hostname", "unknown-endpoint"];
 const SHUTDOWN_ON: &[&str] = &["default", "save", "nosave", "now", "force"];
 const TLS_AUTH: &[&str] = &["no", "yes", "optional"];
 const DISKLESS_LOAD: &[&str] = &["disabled", "on-empty-db", "swapdb"];
 const ACL_PUBSUB: &[&str] = &["allchannels", "resetchannels"];
 const OOM_SCORE: &[&str] = &["no", "yes", "relative", "absolute"];
+const SYSLOG_FACILITY: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
 
 /// Every parameter Lodestone knows, with Redis 7.0's defaults.
 pub static PARAMS: &[Param] = &[
@@ -135,7 +148,7 @@ pub static PARAMS: &[Param] = &[
     p("requirepass", Kind::Text, ""),
     p("masterauth", Kind::Text, ""),
     p("masteruser", Kind::Text, ""),
-    p("maxclients", int(1, i64::MAX), "10000"),
+    p("maxclients", int(1, u32::MAX as i64), "10000"),
     p("maxmemory", MEM, "0"),
     p("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
     p("maxmemory-samples", int(1, 64), "5"),
@@ -148,7 +161,7 @@ pub static PARAMS: &[Param] = &[
     p("lazyfree-lazy-server-del", B, "no"),
     p("lazyfree-lazy-user-del", B, "no"),
     p("lazyfree-lazy-user-flush", B, "no"),
-    p("replica-lazy-flush", B, "no"),
+    aliased("replica-lazy-flush", "slave-lazy-flush", B, "no"),
     p("active-expire-effort", int(1, 10), "1"),
     p("hz", int(0, i32::MAX as i64), "10"),
     p("dynamic-hz", B, "yes"),
@@ -183,7 +196,7 @@ pub static PARAMS: &[Param] = &[
     p("rdbcompression", B, "yes"),
     p("rdbchecksum", B, "yes"),
     p("rdb-del-sync-files", B, "no"),
-    p("rdb-key-save-delay", INT, "0"),
+    hidden("rdb-key-save-delay", INT, "0"),
     p("stop-writes-on-bgsave-error", B, "yes"),
     p("appendonly", B, "no"),
     fixed("appendfilename", Kind::Text, "appendonly.aof"),
@@ -197,8 +210,9 @@ pub static PARAMS: &[Param] = &[
     p("aof-rewrite-incremental-fsync", B, "yes"),
     p("rdb-save-incremental-fsync", B, "yes"),
     p("aof-timestamp-enabled", B, "no"),
-    p(
+    aliased(
         "list-max-listpack-size",
+        "list-max-ziplist-size",
         int(i32::MIN as i64, i32::MAX as i64),
         "-2",
     ),
@@ -207,7 +221,7 @@ pub static PARAMS: &[Param] = &[
         "hash-max-listpack-entries",
         "hash-max-ziplist-entries",
         UINT,
-        "128",
+        "512",
     ),
     aliased(
         "hash-max-listpack-value",
@@ -248,7 +262,7 @@ pub static PARAMS: &[Param] = &[
     ),
     aliased("replica-read-only", "slave-read-only", B, "yes"),
     aliased("replica-priority", "slave-priority", UINT, "100"),
-    aliased("replica-announced", "slave-announced", B, "yes"),
+    p("replica-announced", B, "yes"),
     aliased(
         "repl-ping-replica-period",
         "repl-ping-slave-period",
@@ -278,8 +292,10 @@ pub static PARAMS: &[Param] = &[
         B,
         "yes",
     ),
-    fixed("replicaof", Kind::Special, ""),
-    p("lua-time-limit", UINT, "5000"),
+    Param {
+        alias: Some("slaveof"),
+        ..fixed("replicaof", Kind::Special, "")
+    },
     aliased("busy-reply-threshold", "lua-time-limit", UINT, "5000"),
     fixed("cluster-enabled", B, "no"),
     fixed("cluster-config-file", Kind::Text, "nodes.conf"),
@@ -287,10 +303,20 @@ pub static PARAMS: &[Param] = &[
     p("cluster-require-full-coverage", B, "yes"),
     p("cluster-allow-reads-when-down", B, "no"),
     p("cluster-allow-pubsubshard-when-down", B, "yes"),
-    p("cluster-replica-validity-factor", UINT, "10"),
+    aliased(
+        "cluster-replica-validity-factor",
+        "cluster-slave-validity-factor",
+        UINT,
+        "10",
+    ),
     p("cluster-migration-barrier", UINT, "1"),
     p("cluster-allow-replica-migration", B, "yes"),
-    p("cluster-replica-no-failover", B, "no"),
+    aliased(
+        "cluster-replica-no-failover",
+        "cluster-slave-no-failover",
+        B,
+        "no",
+    ),
     p("cluster-announce-ip", Kind::Text, ""),
     p("cluster-announce-hostname", Kind::Text, ""),
     p("cluster-announce-port", int(0, 65535), "0"),
@@ -303,12 +329,12 @@ pub static PARAMS: &[Param] = &[
     ),
     p("cluster-link-sendbuf-limit", MEM, "0"),
     fixed("cluster-port", int(0, 65535), "0"),
-    p("watchdog-period", UINT, "0"),
-    p("io-threads", int(1, 128), "1"),
-    p("io-threads-do-reads", B, "no"),
-    p("enable-protected-configs", Kind::Enum(ENABLE), "no"),
-    p("enable-debug-command", Kind::Enum(ENABLE), "no"),
-    p("enable-module-command", Kind::Enum(ENABLE), "no"),
+    hidden("watchdog-period", UINT, "0"),
+    fixed("io-threads", int(1, 128), "1"),
+    fixed("io-threads-do-reads", B, "no"),
+    fixed("enable-protected-configs", Kind::Enum(ENABLE), "no"),
+    fixed("enable-debug-command", Kind::Enum(ENABLE), "no"),
+    fixed("enable-module-command", Kind::Enum(ENABLE), "no"),
     p(
         "propagation-error-behavior",
         Kind::Enum(PROPAGATION_ERROR),
@@ -335,7 +361,6 @@ pub static PARAMS: &[Param] = &[
         "resetchannels",
     ),
     p("tracking-table-max-keys", UINT, "1000000"),
-    p("lazyfree-lazy-user-flush", B, "no"),
     p("shutdown-timeout", UINT, "10"),
     p("shutdown-on-sigint", Kind::Enum(SHUTDOWN_ON), "default"),
     p("shutdown-on-sigterm", Kind::Enum(SHUTDOWN_ON), "default"),
@@ -343,6 +368,33 @@ pub static PARAMS: &[Param] = &[
     p("tls-auth-clients", Kind::Enum(TLS_AUTH), "yes"),
     p("locale-collate", Kind::Text, ""),
     p("ignore-warnings", Kind::Text, ""),
+    p("aof-disable-auto-gc", B, "no"),
+    p("replica-ignore-disk-write-errors", B, "no"),
+    p("bind-source-addr", Kind::Text, ""),
+    fixed("socket-mark-id", int(0, u32::MAX as i64), "0"),
+    fixed("syslog-facility", Kind::Enum(SYSLOG_FACILITY), "local0"),
+    fixed("server_cpulist", Kind::Text, ""),
+    fixed("bio_cpulist", Kind::Text, ""),
+    fixed("aof_rewrite_cpulist", Kind::Text, ""),
+    fixed("bgsave_cpulist", Kind::Text, ""),
+    p("tls-session-cache-size", int(0, i32::MAX as i64), "20480"),
+    p("tls-session-cache-timeout", int(0, i32::MAX as i64), "300"),
+    p("tls-cluster", B, "no"),
+    p("tls-replication", B, "no"),
+    p("tls-prefer-server-ciphers", B, "no"),
+    p("tls-session-caching", B, "yes"),
+    p("tls-cert-file", Kind::Text, ""),
+    p("tls-key-file", Kind::Text, ""),
+    p("tls-key-file-pass", Kind::Text, ""),
+    p("tls-client-cert-file", Kind::Text, ""),
+    p("tls-client-key-file", Kind::Text, ""),
+    p("tls-client-key-file-pass", Kind::Text, ""),
+    p("tls-dh-params-file", Kind::Text, ""),
+    p("tls-ca-cert-file", Kind::Text, ""),
+    p("tls-ca-cert-dir", Kind::Text, ""),
+    p("tls-protocols", Kind::Text, ""),
+    p("tls-ciphers", Kind::Text, ""),
+    p("tls-ciphersuites", Kind::Text, ""),
     // Lodestone's own.
     fixed("threads", int(0, 1024), "0"),
 ];
@@ -604,17 +656,15 @@ impl Config {
                     .map(|d| d.display().to_string())
                     .unwrap_or_else(|_| value.to_string())
             }
+            // Redis keeps the configured rate within 1..=500 whatever was asked.
+            "hz" => param
+                .canonical(value)?
+                .parse::<i64>()
+                .map_or_else(|_| value.to_string(), |n| n.clamp(1, 500).to_string()),
             _ => param.canonical(value)?,
         };
         self.update_hot(param.name, &canonical);
-        self.values.write().insert(param.name, canonical.clone());
-        if param.name == "busy-reply-threshold" {
-            self.values.write().insert("lua-time-limit", canonical);
-        } else if param.name == "lua-time-limit" {
-            self.values
-                .write()
-                .insert("busy-reply-threshold", canonical);
-        }
+        self.values.write().insert(param.name, canonical);
         Ok(())
     }
 

@@ -33,7 +33,9 @@ pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, S
         return check_arity(spec, cmd.len());
     }
     if cmd.len() < 2 {
-        return Err(wrong_arity(spec.name));
+        // A container alone is the container command itself (COMMAND lists
+        // everything); the others' arity refuses it.
+        return check_arity(spec, cmd.len());
     }
     match server.commands.lookup_sub(spec.name, cmd.arg(1)) {
         Some(sub) => check_arity(sub, cmd.len()),
@@ -61,7 +63,7 @@ pub fn process_command(
     let spec = match resolve(server, cmd) {
         Ok(spec) => spec,
         Err(message) => {
-            if let Some(spec) = server.commands.lookup(cmd.arg(0)) {
+            if let Some(spec) = rejected_spec(server, cmd) {
                 stats.commands[spec.id as usize]
                     .rejected_calls
                     .fetch_add(1, Ordering::Relaxed);
@@ -82,6 +84,16 @@ pub fn process_command(
     }
     let locked = lock_for(server, spec, cmd, key_scratch);
     call(server, client, stats, out, cmd, spec, locked);
+}
+
+/// The command a rejected request is counted against (INFO commandstats), as Redis
+/// counts it: the subcommand when one was named, nothing for an unknown one.
+fn rejected_spec(server: &Server, cmd: &Command) -> Option<&'static CommandSpec> {
+    let spec = server.commands.lookup(cmd.arg(0))?;
+    if cmd.len() < 2 || !server.commands.has_subcommands(spec) {
+        return Some(spec);
+    }
+    server.commands.lookup_sub(spec.name, cmd.arg(1))
 }
 
 fn reject(server: &Server, out: &mut ReplyWriter, message: &str) {

@@ -55,6 +55,7 @@ pub async fn cron(server: Arc<Server>) {
         let hz = server.config.hot.hz.load(Ordering::Relaxed).max(1);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
+        crate::commands::info::sample_metrics(&server);
         if server.active_expire_enabled.load(Ordering::Relaxed) {
             let effort = server
                 .config

@@ -89,6 +89,12 @@ impl<'a> Locked<'a> {
         self.all
     }
 
+    /// Whether shard `id` is held (so a walker over all shards can use it rather than
+    /// lock it a second time).
+    pub fn holds(&self, id: usize) -> bool {
+        self.all || self.guards.iter().any(|(held, _)| *held == id)
+    }
+
     /// The shard holding `key`. Panics if the command did not lock it: that is a bug in
     /// the command's key specs, caught by tests, never a client's doing.
     pub fn shard_for(&mut self, key: &[u8]) -> &mut Shard {

@@ -106,6 +106,29 @@ pub struct PauseState {
     pub write_only: bool,
 }
 
+/// How many samples the instantaneous rates average over (as Redis).
+pub const METRIC_SAMPLES: usize = 16;
+
+/// One instantaneous rate: per-second rates measured between cron ticks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MetricSeries {
+    pub last_time_ms: i64,
+    pub last_count: u64,
+    pub samples: [u64; METRIC_SAMPLES],
+    pub next: usize,
+}
+
+/// Sampled metrics for INFO: commands, input and output bytes per second, and the memory
+/// peak. The cron records, INFO reads (see `commands::info`).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Commands, net input bytes, net output bytes.
+    pub series: Mutex<[MetricSeries; 3]>,
+    pub peak_memory: AtomicU64,
+    /// Allocated bytes when the server started (INFO `used_memory_startup`).
+    pub startup_memory: AtomicU64,
+}
+
 /// A lookup table from command names to specs, built from the static table.
 #[derive(Debug)]
 pub struct CommandTable {
@@ -200,6 +223,9 @@ pub struct Server {
     pub lastsave_s: AtomicI64,
     pub active_expire_enabled: AtomicBool,
     pub executable: String,
+    pub metrics: Metrics,
+    /// The replication id (INFO `master_replid`; DEBUG CHANGE-REPL-ID renews it).
+    pub replid: Mutex<String>,
 }
 
 impl Server {
@@ -229,6 +255,8 @@ impl Server {
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            metrics: Metrics::default(),
+            replid: Mutex::new(random_hex(40)),
         }
     }
 

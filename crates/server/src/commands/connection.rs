@@ -184,58 +184,9 @@ pub fn select(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-pub fn client(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_id(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_setname(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_getname(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_list(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_info(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_kill(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_reply(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_no_evict(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_setinfo(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_pause(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_unpause(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_unblock(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn client_help(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
+// The CLIENT family lives in `client_cmd`; the command map names it through here.
+pub use super::client_cmd::{
+    client, client_getname, client_help, client_id, client_info, client_kill, client_list,
+    client_no_evict, client_pause, client_reply, client_setinfo, client_setname, client_unblock,
+    client_unpause,
+};

@@ -3,11 +3,18 @@
 
 pub mod bitfield;
 pub mod bitmap;
+pub mod client_cmd;
+pub mod command_cmd;
+pub mod config_cmd;
+pub mod config_rewrite;
 pub mod connection;
+pub mod debug;
 pub mod expiry;
 pub mod function;
+pub mod info;
 pub mod keyspace;
 pub mod lcs;
+pub mod memory;
 pub mod object;
 pub mod scan;
 pub mod server;

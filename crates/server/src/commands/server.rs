@@ -1,118 +1,219 @@
-//! server commands.
+//! Server commands: the entry points the command map names, and the small commands
+//! (TIME, LASTSAVE, SLOWLOG, MONITOR, MEMORY, SHUTDOWN, LOLWUT) that fit on a page.
+//!
+//! The bigger families live in sibling modules (`info`, `config_cmd`, `command_cmd`,
+//! `debug`) and are re-exported here, so the one command map keeps naming `server::x`.
+
+use std::sync::atomic::Ordering;
 
 use crate::ctx::Ctx;
 use crate::errors::{CmdResult, Error};
 
-pub fn command(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub use super::command_cmd::{
+    command, command_count, command_docs, command_getkeys, command_help, command_info, command_list,
+};
+pub use super::config_cmd::{
+    config_get, config_help, config_resetstat, config_rewrite, config_set,
+};
+pub use super::debug::debug;
+pub use super::info::info;
+
+/// Writes a HELP reply the way Redis frames it: a header naming the command, the given
+/// lines, and the HELP entry itself, all as simple strings.
+pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
+    let name = String::from_utf8_lossy(ctx.arg(0)).to_uppercase();
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(
+        format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes(),
+    );
+    for line in lines {
+        ctx.out.simple(line.as_bytes());
+    }
+    ctx.out.simple(b"HELP");
+    ctx.out.simple(b"    Prints this help.");
 }
 
-pub fn command_count(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+/// Redis's reply to a subcommand used with arguments it does not take.
+pub fn subcommand_syntax_error(ctx: &Ctx) -> Error {
+    let sub = ctx.arg(1);
+    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
+    let name = String::from_utf8_lossy(ctx.arg(0)).to_uppercase();
+    Error::err(format!(
+        "unknown subcommand or wrong number of arguments for '{sub}'. Try {name} HELP."
+    ))
 }
 
-pub fn command_info(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+/// The container commands (CONFIG, SLOWLOG, MEMORY) never run themselves: dispatch
+/// resolves their subcommands first. Kept as a defensive reply.
+pub fn config(ctx: &mut Ctx) -> CmdResult {
+    Err(subcommand_syntax_error(ctx))
 }
 
-pub fn command_docs(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn slowlog(ctx: &mut Ctx) -> CmdResult {
+    Err(subcommand_syntax_error(ctx))
 }
 
-pub fn command_list(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn memory(ctx: &mut Ctx) -> CmdResult {
+    Err(subcommand_syntax_error(ctx))
 }
 
-pub fn command_getkeys(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn time(ctx: &mut Ctx) -> CmdResult {
+    let now_us = lodestone_util::clock::now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_integer(now_us.div_euclid(1_000_000));
+    ctx.out.bulk_integer(now_us.rem_euclid(1_000_000));
+    Ok(())
 }
 
-pub fn command_help(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    ctx.out
+        .integer(ctx.server.lastsave_s.load(Ordering::Relaxed));
+    Ok(())
 }
 
-pub fn info(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc() > 3 {
+        return Err(subcommand_syntax_error(ctx));
+    }
+    let mut count = 10usize;
+    if ctx.argc() == 3 {
+        count = match lodestone_util::number::parse_i64(ctx.arg(2)) {
+            Some(-1) => usize::MAX,
+            Some(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => return Err(Error::err("count should be greater than or equal to -1")),
+        };
+    }
+    let log = ctx.server.slowlog.lock();
+    let shown = log.entries.len().min(count);
+    ctx.out.array(shown);
+    for entry in log.entries.iter().take(shown) {
+        ctx.out.array(6);
+        ctx.out.integer(entry.id as i64);
+        ctx.out.integer(entry.time_s);
+        ctx.out.integer(entry.duration_us);
+        ctx.out.array(entry.args.len());
+        for arg in &entry.args {
+            ctx.out.bulk(arg);
+        }
+        ctx.out.bulk(entry.peer.as_bytes());
+        ctx.out.bulk(&entry.name);
+    }
+    Ok(())
 }
 
-pub fn config(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn slowlog_len(ctx: &mut Ctx) -> CmdResult {
+    let len = ctx.server.slowlog.lock().entries.len();
+    ctx.out.integer(len as i64);
+    Ok(())
 }
 
-pub fn config_get(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn slowlog_reset(ctx: &mut Ctx) -> CmdResult {
+    ctx.server.slowlog.lock().entries.clear();
+    ctx.out.ok();
+    Ok(())
 }
 
-pub fn config_set(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn slowlog_help(ctx: &mut Ctx) -> CmdResult {
+    reply_help(
+        ctx,
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+    Ok(())
 }
 
-pub fn config_resetstat(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+/// MONITOR: the connection turns into a feed of every command; conn.rs registers it
+/// after this reply. A second MONITOR on the same connection is ignored, as in Redis.
+pub fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.monitor {
+        return Ok(());
+    }
+    ctx.client.monitor = true;
+    ctx.out.ok();
+    Ok(())
 }
 
-pub fn config_rewrite(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn memory_usage(ctx: &mut Ctx) -> CmdResult {
+    let cmd = ctx.cmd;
+    let mut i = 3;
+    while i < cmd.len() {
+        if !cmd.arg(i).eq_ignore_ascii_case(b"samples") || i + 1 >= cmd.len() {
+            return Err(Error::Syntax);
+        }
+        let samples = ctx.arg_i64(i + 1)?;
+        if samples < 0 {
+            return Err(Error::Syntax);
+        }
+        i += 2;
+    }
+    let key = cmd.arg(2);
+    // Like Redis, a logically expired key that is still stored is measured.
+    match ctx.keys.raw_db(key).get(key) {
+        None => ctx.out.null(),
+        Some(entry) => {
+            let usage = super::memory::key_usage(key, &entry.value);
+            ctx.out.integer(usage as i64);
+        }
+    }
+    Ok(())
 }
 
-pub fn config_help(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+pub fn memory_help(ctx: &mut Ctx) -> CmdResult {
+    reply_help(
+        ctx,
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+    );
+    Ok(())
 }
 
-pub fn time(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is nothing to save yet, so every
+/// accepted form stops the server at once; the connection closes without a reply.
+pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    let (mut save, mut nosave, mut other, mut abort) = (false, false, false, false);
+    for i in 1..ctx.argc() {
+        match ctx.arg(i).to_ascii_lowercase().as_slice() {
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            b"now" | b"force" => other = true,
+            b"abort" => abort = true,
+            _ => return Err(Error::Syntax),
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err(Error::Syntax);
+    }
+    if abort {
+        // A shutdown here is never pending: it happens as soon as it is asked for.
+        return Err(Error::err("No shutdown in progress."));
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.client.close_after_reply = true;
+    ctx.server.request_shutdown();
+    Ok(())
 }
 
-pub fn lastsave(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn slowlog(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn slowlog_get(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn slowlog_len(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn slowlog_reset(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn slowlog_help(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn monitor(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn memory(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn memory_usage(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn memory_help(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn shutdown(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn debug(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
-}
-
-pub fn lolwut(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("not implemented yet"))
+/// LOLWUT [VERSION v]: Redis 7.0 draws art only for versions 5 and 6; every other
+/// version prints this one line, which is all Lodestone prints.
+pub fn lolwut(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argc() >= 3 && ctx.arg_is(1, "version") {
+        ctx.arg_i64(2)?;
+    }
+    let line = format!("Redis ver. {}\n", crate::REDIS_VERSION);
+    ctx.out.bulk(line.as_bytes());
+    Ok(())
 }
 
 /// FUNCTION without a subcommand: the dispatcher resolves subcommands first, so this only
