@@ -218,6 +218,12 @@ impl Connection {
     fn execute(&mut self, cmd: &Command) {
         let before_len = self.out.buf.len();
         let mode_before = self.client.reply_mode;
+        // While a command runs, Redis's query buffer still holds it (CLIENT LIST `qbuf`).
+        let pending_input = cmd.byte_len() + self.rbuf.len();
+        self.client
+            .shared
+            .query_buffer
+            .store(pending_input, Ordering::Relaxed);
         process_command(
             &self.server,
             &mut self.client,
