@@ -175,6 +175,8 @@ struct Judge {
     tainted: HashSet<Vec<u8>>,
     /// An earlier mismatch may have changed anything (SELECT, SWAPDB, FLUSH*).
     all_tainted: bool,
+    /// Commands lodestone answered with its "not implemented yet" stub.
+    stubs: std::collections::BTreeSet<String>,
 }
 
 impl Judge {
@@ -195,6 +197,9 @@ impl Judge {
                 self.all_tainted = false;
             }
             return;
+        }
+        if lodestone == NOT_IMPLEMENTED {
+            self.stubs.insert(command_label(args));
         }
         let tainted = self.is_tainted(args);
         let fatal = !tainted && is_gated(args, &redis, &lodestone);
@@ -247,6 +252,12 @@ impl Judge {
                 t.sent, t.skipped, t.mismatched, t.fatal
             );
         }
+        let stubs: Vec<&str> = self.stubs.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "\nnot implemented yet in lodestone: {}",
+            stubs.join(" ")
+        );
         let mut shown: BTreeMap<String, usize> = BTreeMap::new();
         for m in self
             .mismatches
