@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests need (Debian packages;
 # skipped when already present), runs the upstream Tcl units against Lodestone in
-# regression mode, then the whole Rust workspace's tests (their output comes last).
+# regression mode, then the whole Rust workspace's tests (their output comes last:
+# doc-tests, then every test target).
 #
 #   bash scripts/test.sh
 #
@@ -37,7 +38,9 @@ main() {
     cd "$REPO_ROOT"
     local tcl=0
     bash scripts/redis-tests.sh --check --debug || tcl=$?
-    cargo test --workspace
+    # Doc-tests first, so that the output ends with the test binaries' own results.
+    cargo test --workspace --doc
+    cargo test --workspace --all-targets
     if [ "$tcl" != 0 ]; then
         log "upstream Tcl units regressed (see above; logs in target/redis-tests/logs/)"
         exit "$tcl"
