@@ -27,6 +27,8 @@ const IMPLEMENTED: &[&str] = &["PING", "ECHO", "GET", "SET/3", "SELECT"];
 /// How a reply that legitimately differs between two correct servers is compared.
 #[derive(Clone, Copy, Debug)]
 enum Norm {
+    /// Compared byte for byte after all (overrides a broader entry below).
+    Exact,
     /// Not compared at all.
     Skip,
     /// Only the reply type byte is compared (any key may come back).
@@ -58,9 +60,13 @@ const NONDETERMINISTIC: &[(&str, Norm)] = &[
     ("DEBUG", Norm::Skip),              // internals and addresses
     ("OBJECT IDLETIME", Norm::Skip),    // the clock
     ("MEMORY", Norm::Skip),             // allocator sizes
-    ("MEMORY HELP", Norm::Sorted),      // fixed text (sorting is harmless)
+    ("MEMORY HELP", Norm::Exact),       // fixed text
     ("SLOWLOG GET", Norm::Skip),        // durations and the clock
     ("COMMAND", Norm::Skip),            // whole table, dict order
+    ("COMMAND INFO", Norm::Exact),      // per named command: deterministic
+    ("COMMAND DOCS", Norm::Exact),      // per named command: deterministic
+    ("COMMAND GETKEYS", Norm::Exact),   // deterministic
+    ("COMMAND COUNT", Norm::Exact),     // differs until every command exists
     ("COMMAND LIST", Norm::Sorted),     // dict order
     ("CONFIG GET", Norm::SortedPairs),  // dict order of name/value pairs
     ("LOLWUT", Norm::Skip),             // art, version dependent
@@ -222,11 +228,11 @@ impl Judge {
             return true;
         }
         let global = is_global(&args[0]) && !self.tainted.is_empty();
-        global || args[1..].iter().any(|a| self.tainted.contains(a))
+        global || operands(args).iter().any(|a| self.tainted.contains(a))
     }
 
     fn taint(&mut self, args: &[Vec<u8>]) {
-        self.tainted.extend(args[1..].iter().cloned());
+        self.tainted.extend(operands(args).iter().cloned());
         let name = args[0].to_ascii_uppercase();
         if matches!(
             name.as_slice(),
@@ -299,6 +305,17 @@ fn describe(m: &Mismatch, label: &str) -> String {
     )
 }
 
+/// The arguments after the command name (and subcommand): keys among them. Commands
+/// that never touch keys have none, so they neither spread nor inherit taint.
+fn operands(args: &[Vec<u8>]) -> &[Vec<u8>] {
+    let name = args[0].to_ascii_uppercase();
+    if KEYLESS.contains(&name.as_slice()) {
+        return &[];
+    }
+    let words = command_label(args).split(' ').count();
+    args.get(words..).unwrap_or(&[])
+}
+
 /// `NAME` or `NAME SUB` (for container commands), upper-cased, for tallies and lookups.
 fn command_label(args: &[Vec<u8>]) -> String {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
@@ -358,11 +375,31 @@ fn is_name_listed(name: &str) -> bool {
         .any(|entry| entry.split(['/', ' ']).next() == Some(name))
 }
 
+/// Commands whose arguments are never keys.
+const KEYLESS: &[&[u8]] = &[
+    b"COMMAND",
+    b"CONFIG",
+    b"CLIENT",
+    b"SLOWLOG",
+    b"LOLWUT",
+    b"PING",
+    b"ECHO",
+    b"AUTH",
+    b"HELLO",
+    b"TIME",
+    b"LASTSAVE",
+    b"INFO",
+    b"SELECT",
+    b"SWAPDB",
+    b"FLUSHDB",
+    b"FLUSHALL",
+];
+
 /// Commands whose reply depends on every key, not only on their arguments.
 fn is_global(name: &[u8]) -> bool {
     matches!(
         name.to_ascii_uppercase().as_slice(),
-        b"KEYS" | b"SCAN" | b"DBSIZE" | b"RANDOMKEY" | b"INFO" | b"SWAPDB" | b"MEMORY"
+        b"KEYS" | b"SCAN" | b"DBSIZE" | b"RANDOMKEY" | b"INFO" | b"SWAPDB"
     )
 }
 
@@ -441,7 +478,7 @@ fn normalise(norm: Norm, reply: &mut Reply) {
                 }
             }
         }
-        Norm::Skip | Norm::TypeOnly | Norm::Tolerance(_) => {}
+        Norm::Exact | Norm::Skip | Norm::TypeOnly | Norm::Tolerance(_) => {}
     }
 }
 
