@@ -148,6 +148,7 @@ main() {
     command -v redis-benchmark >/dev/null || die "redis-benchmark is missing (apt-get install redis-tools)"
     command -v taskset >/dev/null || die "taskset is missing (apt-get install util-linux)"
     LODESTONE=$(build_lodestone release)
+    rm -rf "$OUT"/data.*
     : > "$RESULTS"
     for variant in lodestone-1t lodestone redis; do
         run_variant "$variant"

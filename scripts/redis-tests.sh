@@ -215,6 +215,7 @@ check() {
 main() {
     command -v tclsh >/dev/null || die "tclsh is missing (apt-get install tcl)"
     command -v redis-cli >/dev/null || die "redis-cli is missing (apt-get install redis-tools)"
+    rm -rf "$OUT"/data.* "$OUT/logs"
     mkdir -p "$OUT/logs"
     local src suite
     src=$(find_redis_source)
