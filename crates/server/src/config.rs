@@ -645,7 +645,7 @@ impl Config {
 
 fn canonical_save(value: &str) -> Result<String, String> {
     let words: Vec<&str> = value.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     for w in &words {
