@@ -287,7 +287,10 @@ fn read_header_line(buf: &[u8], start: usize, too_big: &str) -> Result<Option<us
 }
 
 fn parse_inline(buf: &mut BytesMut) -> Result<Step, ParseError> {
-    let Some(newline) = memchr::memchr(b'\n', buf) else {
+    // Redis looks for the newline with strchr, which stops at a NUL: a NUL before the
+    // newline leaves the request incomplete until the size limit rejects it.
+    let searchable = memchr::memchr(0, buf).unwrap_or(buf.len());
+    let Some(newline) = memchr::memchr(b'\n', &buf[..searchable]) else {
         if buf.len() > INLINE_MAX_SIZE {
             return Err(ParseError::new("Protocol error: too big inline request"));
         }
@@ -313,6 +316,8 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Step, ParseError> {
 /// understands only `\'`. A closing quote must be followed by whitespace or the end.
 /// Returns `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // Redis splits a C string: a NUL ends the input (and must not stall the loop).
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Throughput, latency and CPU cost per request: Lodestone against redis-server, with
+# redis-benchmark. Not a test: numbers depend on the machine and on its load.
+#
+#   scripts/bench.sh [--record] [--quick]
+#
+# Servers run on core 0 (taskset), redis-benchmark on core 1, so the client never
+# steals the server's core. Three servers: lodestone --threads 1 (pinned),
+# lodestone with its default thread count (not pinned: it may use both cores, the
+# client's too), and redis-server (pinned, no persistence). Each test runs alone so
+# that the server's CPU time (utime+stime from /proc/<pid>/stat) is charged to it.
+#
+# --record appends a dated section with the machine's description to docs/BENCHMARKS.md.
+# --quick uses fewer requests (a smoke run of the script itself).
+# BENCH_N / BENCH_N_PIPELINED override the request counts.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+RECORD=0
+N=${BENCH_N:-200000}
+N_PIPELINED=${BENCH_N_PIPELINED:-2000000}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --record) RECORD=1 ;;
+        --quick) N=20000; N_PIPELINED=200000 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) die "unknown option $1" ;;
+    esac
+    shift
+done
+
+TESTS="set get incr mset"
+CLOCK_TICKS=$(getconf CLK_TCK)
+OUT="$REPO_ROOT/target/bench"
+mkdir -p "$OUT"
+RESULTS="$OUT/results.csv"
+SERVER_PID=""
+trap 'stop_pid "$SERVER_PID"' EXIT
+
+# CPU time a process has used so far, in clock ticks (utime + stime).
+cpu_ticks() {
+    # Fields after the ")" that ends the command name: utime is the 12th, stime 13th.
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+# Starts a server variant on core 0 (or unpinned); sets SERVER_PID and PORT (globals:
+# the server must be this shell's child, so no command substitution here).
+start_variant() {
+    local variant=$1 port dir
+    port=$(free_port)
+    dir=$(mktemp -d "$OUT/data.XXXXXX")
+    case "$variant" in
+        lodestone-1t)
+            taskset -c 0 "$LODESTONE" --port "$port" --dir "$dir" --threads 1 \
+                > "$dir/log" 2>&1 & ;;
+        lodestone)
+            "$LODESTONE" --port "$port" --dir "$dir" > "$dir/log" 2>&1 & ;;
+        redis)
+            taskset -c 0 redis-server --port "$port" --bind 127.0.0.1 --save "" \
+                --appendonly no --dir "$dir" > "$dir/log" 2>&1 & ;;
+    esac
+    SERVER_PID=$!
+    PORT=$port
+    wait_ping "$port" || die "$variant did not start"
+}
+
+# Whether the server answers the benchmarked command with a real reply (not an error).
+probe() {
+    local port=$1 test=$2 reply
+    case "$test" in
+        set) reply=$(redis-cli -p "$port" SET bench:probe 1) ;;
+        get) reply=$(redis-cli -p "$port" GET bench:probe) ;;
+        incr) reply=$(redis-cli -p "$port" INCR bench:probe:n) ;;
+        mset) reply=$(redis-cli -p "$port" MSET bench:a 1 bench:b 2) ;;
+    esac
+    case "$reply" in ERR*|*"not implemented"*) echo errors ;; *) echo ok ;; esac
+}
+
+# One redis-benchmark run; appends "variant,test,P,rps,p50,p99,cpu_us_per_req,replies".
+bench_one() {
+    local variant=$1 port=$2 test=$3 pipeline=$4 n=$5 before after line
+    local replies
+    replies=$(probe "$port" "$test")
+    before=$(cpu_ticks "$SERVER_PID")
+    # (redis-benchmark warns when CONFIG GET is missing; harmless, so hidden.)
+    # redis-benchmark stops at the first error reply: such a test gets an empty row.
+    line=$( (taskset -c 1 redis-benchmark -p "$port" -c 50 -n "$n" -r 100000 \
+        -t "$test" -P "$pipeline" --csv 2>/dev/null || true) | grep -v '^WARNING' \
+        | sed -n '2p' | tr -d '"')
+    after=$(cpu_ticks "$SERVER_PID")
+    if [ -z "$line" ]; then
+        echo "$variant,$test,$pipeline,0,-,-,0,$replies" >> "$RESULTS"
+        return 0
+    fi
+    awk -F, -v v="$variant" -v t="$test" -v p="$pipeline" -v n="$n" -v r="$replies" \
+        -v ticks=$((after - before)) -v hz="$CLOCK_TICKS" \
+        '{printf "%s,%s,%s,%s,%s,%s,%.3f,%s\n", v, t, p, $2, $5, $7, ticks / hz * 1e6 / n, r}' \
+        <<< "$line" >> "$RESULTS"
+}
+
+run_variant() {
+    local variant=$1 port
+    start_variant "$variant"
+    port=$PORT
+    log "== $variant on port $port"
+    for pipeline in 1 32; do
+        local n=$N
+        [ "$pipeline" = 1 ] || n=$N_PIPELINED
+        for test in $TESTS; do
+            bench_one "$variant" "$port" "$test" "$pipeline" "$n"
+        done
+    done
+    stop_pid "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# The results as a Markdown table, with lodestone/redis ratios.
+table() {
+    echo "| test | P | server | requests/s | p50 ms | p99 ms | server CPU µs/req | rps ratio vs redis | CPU ratio vs redis | replies |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"
+    awk -F, '
+        { key = $2 "," $3; rows[NR] = $0
+          if ($1 == "redis") { rps[key] = $4; cpu[key] = $7 } }
+        END {
+            for (i = 1; i <= NR; i++) {
+                split(rows[i], f, ","); key = f[2] "," f[3]
+                ok = f[4] > 0
+                rr = (ok && rps[key] > 0) ? sprintf("%.2f", f[4] / rps[key]) : "-"
+                cr = (ok && cpu[key] > 0) ? sprintf("%.2f", f[7] / cpu[key]) : "-"
+                rate = ok ? sprintf("%.0f", f[4]) : "-"
+                cost = ok ? sprintf("%.2f", f[7]) : "-"
+                printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                    toupper(f[2]), f[3], f[1], rate, f[5], f[6], cost, rr, cr, f[8]
+            }
+        }' <(sort -t, -k3,3n -k2,2 -k1,1 "$RESULTS")
+}
+
+machine() {
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- cores: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "- memory: $(free -h | awk '/^Mem:/{print $2}'); kernel: $(uname -r)"
+    echo "- redis-server: $(redis-server --version | sed 's/^Redis server //')"
+    echo "- requests: $N per test unpipelined, $N_PIPELINED with -P 32; -c 50 -r 100000"
+}
+
+main() {
+    command -v redis-benchmark >/dev/null || die "redis-benchmark is missing (apt-get install redis-tools)"
+    command -v taskset >/dev/null || die "taskset is missing (apt-get install util-linux)"
+    LODESTONE=$(build_lodestone release)
+    rm -rf "$OUT"/data.*
+    : > "$RESULTS"
+    for variant in lodestone-1t lodestone redis; do
+        run_variant "$variant"
+    done
+    table | tee "$OUT/table.md"
+    if [ "$RECORD" = 1 ]; then
+        {
+            echo
+            echo "## $(date -u +%Y-%m-%d) run"
+            echo
+            machine
+            echo
+            cat "$OUT/table.md"
+        } >> "$REPO_ROOT/docs/BENCHMARKS.md"
+        log "appended to docs/BENCHMARKS.md"
+    fi
+}
+
+main

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Runs units of Redis 7.0.15's own Tcl test suite against Lodestone in the suite's
+# external-server mode, one fresh server per unit, and counts [ok]/[err]/[exception]/
+# [skip] per unit.
+#
+#   scripts/redis-tests.sh [--check] [--record] [--server lodestone|redis]
+#                          [--units "unit/type/string ..."] [--unit-timeout SECONDS]
+#                          [--debug] [--binary PATH]
+#
+#   --check    fail (exit 1) when a test listed in tests/redis-baseline.txt no longer
+#              passes: regressions only, so the suite can run in CI while most of it
+#              still fails.
+#   --record   rewrite tests/redis-baseline.txt and the tables in docs/COMPATIBILITY.md
+#              from this run.
+#   --server   run against the reference redis-server instead (checks the runner and
+#              the skip list: every non-skipped test should pass there).
+#   --debug    test the debug build (shares the build of `cargo test`) instead of the
+#              release build.
+#   --binary   test this lodestone binary as is (no build).
+#
+# The suite comes from $REDIS_SRC, tests-external/redis-src (gitignored cache), or
+# /work/redis-src, else `apt-get source redis`. Tests named in tests/redis-skiplist.txt
+# are skipped (each with its reason there); tests tagged needs:repl are left out, since
+# Lodestone has no replication.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+UNITS="unit/type/string unit/type/incr unit/keyspace unit/expire unit/protocol unit/info-command unit/introspection"
+UNIT_TIMEOUT=600
+CHECK=0
+RECORD=0
+SERVER=lodestone
+PROFILE=release
+BINARY=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --check) CHECK=1 ;;
+        --record) RECORD=1 ;;
+        --server) SERVER=$2; shift ;;
+        --units) UNITS=$2; shift ;;
+        --debug) PROFILE=debug ;;
+        --binary) BINARY=$2; shift ;;
+        --unit-timeout) UNIT_TIMEOUT=$2; shift ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        *) die "unknown option $1" ;;
+    esac
+    shift
+done
+
+SKIPLIST="$REPO_ROOT/tests/redis-skiplist.txt"
+BASELINE="$REPO_ROOT/tests/redis-baseline.txt"
+COMPAT="$REPO_ROOT/docs/COMPATIBILITY.md"
+OUT="$REPO_ROOT/target/redis-tests"
+CACHE="$REPO_ROOT/tests-external/redis-src"
+
+# Finds (or fetches) an unpacked Redis 7.0.15 source tree with its tests.
+find_redis_source() {
+    local dir
+    for dir in "${REDIS_SRC:-}" "$CACHE"/redis-7.0.15 /work/redis-src/redis-7.0.15; do
+        if [ -n "$dir" ] && [ -f "$dir/tests/test_helper.tcl" ]; then
+            echo "$dir"
+            return 0
+        fi
+    done
+    log "fetching the Redis source with apt-get source (cached in $CACHE)"
+    if ! grep -rqs 'deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources
+    fi
+    command -v dpkg-source >/dev/null || apt-get install -y dpkg-dev >&2
+    apt-get update >&2
+    mkdir -p "$CACHE"
+    (cd "$CACHE" && apt-get source redis >&2) || die "apt-get source redis failed"
+    dir=$(find "$CACHE" -maxdepth 1 -type d -name 'redis-7.0.*' | head -n 1)
+    [ -f "$dir/tests/test_helper.tcl" ] || die "no Redis test suite under $CACHE"
+    echo "$dir"
+}
+
+# A private copy of the suite, adapted for external mode against Lodestone: the
+# per-server `function flush` is tolerated (Lodestone has no scripting), and the
+# tools some tests call come from Debian's redis-tools.
+prepare_suite() {
+    local src=$1 suite="$OUT/suite"
+    rm -rf "$suite"
+    mkdir -p "$suite/src"
+    cp -r "$src/tests" "$suite/"
+    sed -i 's/^\(\s*\)r function flush$/\1catch {r function flush}/' "$suite/tests/support/server.tcl"
+    for tool in redis-cli redis-benchmark redis-server redis-check-aof redis-check-rdb; do
+        [ -x "/usr/bin/$tool" ] && ln -sf "/usr/bin/$tool" "$suite/src/$tool"
+    done
+    grep -v '^\s*#' "$SKIPLIST" | sed '/^\s*$/d' > "$OUT/skipfile.txt"
+    echo "$suite"
+}
+
+# Starts the server under test on a port; prints "pid port".
+start_server() {
+    local port dir pid
+    port=$(free_port)
+    dir=$(mktemp -d "$OUT/data.XXXXXX")
+    if [ "$SERVER" = redis ]; then
+        redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+            --enable-debug-command yes --dir "$dir" > "$dir/server.log" 2>&1 &
+    else
+        "$LODESTONE" --port "$port" --dir "$dir" > "$dir/server.log" 2>&1 &
+    fi
+    pid=$!
+    wait_ping "$port" || { stop_pid "$pid"; die "$SERVER did not start on port $port"; }
+    echo "$pid $port"
+}
+
+# Runs one unit; its log goes to $OUT/logs/<unit>.log.
+run_unit() {
+    local suite=$1 unit=$2 log="$OUT/logs/${2//\//_}.log" pid port rc=0
+    read -r pid port < <(start_server)
+    log "== $unit ($SERVER on port $port)"
+    # The suite's own control socket takes a port from [baseport-32, baseport): start
+    # the search somewhere random, not at its fixed default, which may still be held.
+    local baseport=$(($(free_port) + 32))
+    (cd "$suite" && TERM=dumb timeout --kill-after=10 "$UNIT_TIMEOUT" \
+        tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$port" --single "$unit" \
+        --baseport "$baseport" \
+        --skipfile "$OUT/skipfile.txt" --tags -needs:repl --clients 1 --durable \
+        --timeout 120 > "$log" 2>&1) || rc=$?
+    stop_pid "$pid"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "[TIMEOUT]: unit killed after ${UNIT_TIMEOUT}s" >> "$log"
+    fi
+}
+
+# Counts one unit's results: "unit ok err exception skip ignore status".
+summarise_unit() {
+    local unit=$1 log="$OUT/logs/${1//\//_}.log" status
+    local ok err exc skip ign
+    ok=$(grep -c '^\[ok\]:' "$log" || true)
+    err=$(grep -c '^\[err\]:' "$log" || true)
+    exc=$(grep -c '^\[exception\]:' "$log" || true)
+    skip=$(grep -c '^\[skip\]:' "$log" || true)
+    ign=$(grep -c '^\[ignore\]:' "$log" || true)
+    if grep -q 'TIMEOUT' "$log"; then
+        status=timeout
+    elif [ "$exc" -gt 0 ]; then
+        status=aborted
+    elif grep -q 'All tests passed' "$log"; then
+        status=passed
+    elif grep -q 'tests failed' "$log"; then
+        status=failed
+    else
+        status=crashed
+    fi
+    echo "$unit $ok $err $exc $skip $ign $status"
+}
+
+# Names of the tests that passed, as "unit<TAB>name".
+passing_tests() {
+    local unit=$1 log="$OUT/logs/${1//\//_}.log"
+    sed -n 's/^\[ok\]: \(.*\) ([0-9]* ms)$/\1/p' "$log" | sed "s|^|$unit\t|" | sort -u
+}
+
+markdown_table() {
+    echo "| unit | ok | err | exception | skipped (skip list) | ignored (tags) | status |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    while read -r unit ok err exc skip ign status; do
+        echo "| $unit | $ok | $err | $exc | $skip | $ign | $status |"
+    done < "$OUT/summary.txt"
+}
+
+# The skip list as Markdown: each test with the reason comment above it.
+skiplist_markdown() {
+    awk '/^# /{reason=substr($0,3); next} /^[[:space:]]*$/{next}
+         {printf "- `%s`: %s\n", $0, reason}' "$SKIPLIST"
+}
+
+# Replaces the text between <!-- NAME:begin --> and <!-- NAME:end --> in a file.
+replace_section() {
+    local file=$1 name=$2 body=$3 tmp
+    tmp=$(mktemp)
+    awk -v begin="<!-- $name:begin -->" -v end="<!-- $name:end -->" -v bodyfile="$body" '
+        $0 == begin { print; while ((getline line < bodyfile) > 0) print line; skip = 1; next }
+        $0 == end { skip = 0 }
+        !skip { print }' "$file" > "$tmp"
+    mv "$tmp" "$file"
+}
+
+record() {
+    local tmp
+    tmp=$(mktemp)
+    { [ -f "$BASELINE" ] && grep -v -F -f <(tr ' ' '\n' <<< "$UNITS" | sed 's/$/\t/') "$BASELINE" || true
+      cat "$OUT/passing.txt"; } | sort -u > "$tmp"
+    {
+        echo "# Upstream Tcl tests that pass against Lodestone (unit<TAB>test name), written by"
+        echo "# scripts/redis-tests.sh --record; --check fails when one of them stops passing."
+        grep -v '^#' "$tmp" || true
+    } > "$BASELINE"
+    markdown_table > "$tmp"
+    { echo; echo "Recorded $(date -u +%Y-%m-%d) against $SERVER at commit $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)."; } >> "$tmp"
+    replace_section "$COMPAT" redis-tests "$tmp"
+    skiplist_markdown > "$tmp"
+    replace_section "$COMPAT" redis-skiplist "$tmp"
+    rm -f "$tmp"
+    log "recorded $BASELINE and $COMPAT"
+}
+
+# Every baseline test of the units run must still pass.
+check() {
+    local expected missing
+    expected=$(grep -v '^#' "$BASELINE" | grep -F -f <(tr ' ' '\n' <<< "$UNITS" | sed 's/$/\t/') || true)
+    missing=$(comm -23 <(sort -u <<< "$expected" | sed '/^$/d') "$OUT/passing.txt")
+    if [ -n "$missing" ]; then
+        log "REGRESSION: these upstream tests passed before and fail now:"
+        log "$missing"
+        return 1
+    fi
+    log "no regressions against $BASELINE ($(sed '/^$/d' <<< "$expected" | wc -l) tests)"
+}
+
+main() {
+    command -v tclsh >/dev/null || die "tclsh is missing (apt-get install tcl)"
+    command -v redis-cli >/dev/null || die "redis-cli is missing (apt-get install redis-tools)"
+    rm -rf "$OUT"/data.* "$OUT/logs"
+    mkdir -p "$OUT/logs"
+    local src suite
+    src=$(find_redis_source)
+    suite=$(prepare_suite "$src")
+    if [ -n "$BINARY" ]; then
+        LODESTONE=$BINARY
+    elif [ "$SERVER" = lodestone ]; then
+        LODESTONE=$(build_lodestone "$PROFILE")
+    fi
+    : > "$OUT/summary.txt"
+    : > "$OUT/passing.txt.unsorted"
+    for unit in $UNITS; do
+        run_unit "$suite" "$unit"
+        summarise_unit "$unit" >> "$OUT/summary.txt"
+        passing_tests "$unit" >> "$OUT/passing.txt.unsorted"
+    done
+    sort -u "$OUT/passing.txt.unsorted" > "$OUT/passing.txt"
+    markdown_table
+    log "logs: $OUT/logs/"
+    if [ "$RECORD" = 1 ]; then
+        record
+    fi
+    if [ "$CHECK" = 1 ]; then
+        check
+    fi
+}
+
+main
