@@ -74,6 +74,19 @@ impl ReplyWriter {
         }
     }
 
+    /// An error reply from raw bytes (messages that quote a client's binary input).
+    pub fn error_bytes(&mut self, message: &[u8]) {
+        if message.iter().any(|&b| b == b'\r' || b == b'\n') {
+            let cleaned: Vec<u8> = message
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
+            self.line(b'-', &cleaned);
+        } else {
+            self.line(b'-', message);
+        }
+    }
+
     pub fn integer(&mut self, n: i64) {
         self.number_line(b':', n);
     }

@@ -23,7 +23,7 @@ use crate::keyspace::{shard_of, Locked};
 use crate::server::{bump, Server, SlowlogEntry, ThreadStats};
 
 /// Resolves the spec of a request, or the error Redis gives for it.
-pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, String> {
+pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, Vec<u8>> {
     let name = cmd.arg(0);
     let Some(spec) = server.commands.lookup(name) else {
         let args: Vec<&[u8]> = cmd.args().skip(1).collect();
@@ -39,14 +39,14 @@ pub fn resolve(server: &Server, cmd: &Command) -> Result<&'static CommandSpec, S
     }
     match server.commands.lookup_sub(spec.name, cmd.arg(1)) {
         Some(sub) => check_arity(sub, cmd.len()),
-        None => Err(unknown_subcommand(cmd.arg(1), spec.name)),
+        None => Err(unknown_subcommand(cmd.arg(1), spec.name).into_bytes()),
     }
 }
 
-fn check_arity(spec: &'static CommandSpec, argc: usize) -> Result<&'static CommandSpec, String> {
+fn check_arity(spec: &'static CommandSpec, argc: usize) -> Result<&'static CommandSpec, Vec<u8>> {
     let argc = argc as i32;
     if (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
-        return Err(wrong_arity(&spec.full_name()));
+        return Err(wrong_arity(&spec.full_name()).into_bytes());
     }
     Ok(spec)
 }
@@ -77,7 +77,7 @@ pub fn process_command(
             stats.commands[spec.id as usize]
                 .rejected_calls
                 .fetch_add(1, Ordering::Relaxed);
-            reject(server, out, "NOAUTH Authentication required.");
+            reject(server, out, b"NOAUTH Authentication required.");
             return;
         }
         client.authenticated = true;
@@ -96,9 +96,9 @@ fn rejected_spec(server: &Server, cmd: &Command) -> Option<&'static CommandSpec>
     server.commands.lookup_sub(spec.name, cmd.arg(1))
 }
 
-fn reject(server: &Server, out: &mut ReplyWriter, message: &str) {
-    server.count_error(message);
-    out.error(message);
+fn reject(server: &Server, out: &mut ReplyWriter, message: &[u8]) {
+    server.count_error(&String::from_utf8_lossy(message));
+    out.error_bytes(message);
 }
 
 /// Locks the shards a command needs, in ascending order.

@@ -70,35 +70,46 @@ pub fn wrong_arity(full_name: &str) -> String {
     format!("ERR wrong number of arguments for '{full_name}' command")
 }
 
-/// The unknown-command error, quoting up to the first arguments as Redis does.
-pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> String {
-    let mut quoted = String::new();
+/// The unknown-command error, quoting the first arguments as Redis does. Bytes, not
+/// text: Redis copies the client's bytes (up to a NUL, as C strings end there).
+pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Vec<u8> {
+    let mut quoted = Vec::new();
     for arg in args {
         if quoted.len() >= 128 {
             break;
         }
         let room = 128 - quoted.len();
-        quoted.push_str(&format!(
-            "'{}' ",
-            String::from_utf8_lossy(&arg[..arg.len().min(room)])
-        ));
+        let arg = c_string(arg);
+        quoted.push(b'\'');
+        quoted.extend_from_slice(&arg[..arg.len().min(room)]);
+        quoted.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {quoted}",
-        truncate_128(name)
-    )
+    let name = c_string(name);
+    let mut message = b"ERR unknown command '".to_vec();
+    message.extend_from_slice(&name[..name.len().min(128)]);
+    message.extend_from_slice(b"', with args beginning with: ");
+    message.extend_from_slice(&quoted);
+    message
 }
 
 /// `ERR unknown subcommand '<sub>'. Try <CONTAINER> HELP.`
 pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
+    let sub = c_string(sub);
     format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
-        truncate_128(sub),
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
         container.to_uppercase()
     )
 }
 
-fn truncate_128(bytes: &[u8]) -> Cow<'_, str> {
-    let cut = &bytes[..bytes.len().min(128)];
-    String::from_utf8_lossy(cut)
+/// The part of `bytes` a C string function would see: up to the first NUL.
+fn c_string(bytes: &[u8]) -> &[u8] {
+    match memchr_nul(bytes) {
+        Some(i) => &bytes[..i],
+        None => bytes,
+    }
+}
+
+fn memchr_nul(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == 0)
 }
