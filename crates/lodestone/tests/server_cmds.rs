@@ -812,3 +812,37 @@ fn help_replies() {
         assert_eq!(raw.cmd(args), theirs.cmd(args), "{args:?}");
     }
 }
+
+/// CONFIG SET port moves the listener: the new port serves, a busy port is refused with
+/// Redis's error and everything is rolled back, and the server keeps serving.
+#[test]
+fn config_set_port_rebinds() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let reply = raw.cmd(&["CONFIG", "SET", "maxmemory", "12345", "port", &busy_port]);
+    assert!(reply.starts_with(
+        b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"
+    ));
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "maxmemory"]),
+        b"*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
+    );
+    assert_eq!(server.raw().cmd(&["PING"]), b"+PONG\r\n");
+
+    let new_port = common::free_port();
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "port", &new_port.to_string()]),
+        b"+OK\r\n"
+    );
+    assert!(common::wait_for(std::time::Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", new_port)).is_ok()
+    }));
+    assert_eq!(
+        common::RawConn::connect(new_port).cmd(&["PING"]),
+        b"+PONG\r\n"
+    );
+    // The connection that asked keeps working.
+    assert_eq!(raw.cmd(&["PING"]), b"+PONG\r\n");
+}

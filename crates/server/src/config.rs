@@ -129,8 +129,9 @@ const SYSLOG_FACILITY: &[&str] = &[
 
 /// Every parameter Lodestone knows, with Redis 7.0's defaults.
 pub static PARAMS: &[Param] = &[
-    fixed("bind", Kind::Text, "127.0.0.1"),
-    fixed("port", int(0, 65535), "6379"),
+    // Changing these at run time rebinds the listeners (commands/config_cmd.rs).
+    p("bind", Kind::Text, "127.0.0.1"),
+    p("port", int(0, 65535), "6379"),
     fixed("databases", int(1, i32::MAX as i64), "16"),
     fixed("daemonize", B, "no"),
     fixed("supervised", Kind::Enum(SUPERVISED), "no"),
@@ -330,6 +331,14 @@ pub static PARAMS: &[Param] = &[
     p("cluster-link-sendbuf-limit", MEM, "0"),
     fixed("cluster-port", int(0, 65535), "0"),
     hidden("watchdog-period", UINT, "0"),
+    hidden("key-load-delay", INT, "0"),
+    hidden("use-exit-on-panic", B, "no"),
+    hidden("lua-enable-deprecated-api", B, "no"),
+    hidden(
+        "loading-process-events-interval-bytes",
+        int(1024, i64::MAX),
+        "2097152",
+    ),
     fixed("io-threads", int(1, 128), "1"),
     fixed("io-threads-do-reads", B, "no"),
     fixed("enable-protected-configs", Kind::Enum(ENABLE), "no"),
@@ -396,7 +405,16 @@ pub static PARAMS: &[Param] = &[
     p("tls-ciphers", Kind::Text, ""),
     p("tls-ciphersuites", Kind::Text, ""),
     // Lodestone's own.
-    fixed("threads", int(0, 1024), "0"),
+    // Hidden from `CONFIG GET *` like Redis's own debugging parameters, so tools that
+    // set back every listed parameter (the upstream suite does) do not trip on it.
+    Param {
+        name: "threads",
+        alias: None,
+        kind: int(0, 1024),
+        default: "0",
+        immutable: true,
+        hidden: true,
+    },
 ];
 
 /// Values read on hot paths, mirrored from the text values when they change.
@@ -650,6 +668,7 @@ impl Config {
         let canonical = match param.name {
             "save" => canonical_save(value)?,
             "client-output-buffer-limit" => value.to_string(),
+            "maxmemory-clients" => canonical_memory_or_percent(value)?,
             "dir" => {
                 std::env::set_current_dir(value).map_err(|e| e.to_string())?;
                 std::env::current_dir()
@@ -690,6 +709,25 @@ impl Config {
                 .store(n.max(1) as u64, Ordering::Relaxed),
             _ => {}
         }
+    }
+}
+
+/// A memory amount, or a percentage of maxmemory up to 100 (`maxmemory-clients`).
+fn canonical_memory_or_percent(value: &str) -> Result<String, String> {
+    if let Some(percent) = value.strip_suffix('%') {
+        let n = lodestone_util::number::parse_i64(percent.as_bytes())
+            .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+        if n < 0 {
+            return Err("argument must be a memory or percent value".into());
+        }
+        if n > 100 {
+            return Err("percentage argument must be less or equal to 100".into());
+        }
+        return Ok(format!("{n}%"));
+    }
+    match parse_memory(value) {
+        Some(n) if n >= 0 => Ok(n.to_string()),
+        _ => Err("argument must be a memory or percent value".into()),
     }
 }
 

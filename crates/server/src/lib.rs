@@ -69,15 +69,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
 
 async fn serve(server: Arc<Server>) -> Result<(), StartError> {
     let port = server.config.get_i64("port") as u16;
-    let listeners = bind_all(&server.config.get("bind"), port).await?;
-    if let Some(first) = listeners.first() {
-        if let Ok(addr) = first.local_addr() {
-            server
-                .port
-                .store(u64::from(addr.port()), std::sync::atomic::Ordering::Relaxed);
-        }
-    }
+    let listeners = bind_listeners(&server.config.get("bind"), port).map_err(StartError::Bind)?;
     let workers = start_workers(&server)?;
+    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (rebind_tx, mut rebind_rx) = tokio::sync::mpsc::unbounded_channel();
+    *server.rebind.lock() = Some(rebind_tx);
+    let mut accepting = start_accepting(&server, listeners, &conn_tx);
     tracing::info!(
         "Running mode=standalone, port={}, threads={}.",
         server.port.load(std::sync::atomic::Ordering::Relaxed),
@@ -87,25 +84,6 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
     tracing::info!("Ready to accept connections tcp");
 
     let mut next = 0usize;
-    let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel();
-    for listener in listeners {
-        let tx = conn_tx.clone();
-        tokio::spawn(async move {
-            loop {
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        if tx.send(stream).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!("Accepting client connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                }
-            }
-        });
-    }
     tokio::spawn(expire::cron(server.clone()));
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(StartError::Runtime)?;
@@ -115,6 +93,13 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
                 let Ok(std_stream) = tokio::net::TcpStream::into_std(stream) else { continue };
                 let _ = workers[next % workers.len()].send(std_stream);
                 next = next.wrapping_add(1);
+            }
+            Some(listeners) = rebind_rx.recv() => {
+                // CONFIG SET port/bind: the new sockets are bound; stop the old ones.
+                for task in accepting.drain(..) {
+                    task.abort();
+                }
+                accepting = start_accepting(&server, listeners, &conn_tx);
             }
             _ = tokio::signal::ctrl_c() => {
                 tracing::warn!("Received SIGINT scheduling shutdown...");
@@ -134,12 +119,57 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn bind_all(bind: &str, port: u16) -> Result<Vec<tokio::net::TcpListener>, StartError> {
+/// Spawns one accept loop per listener; returns their handles (to stop them on rebind).
+fn start_accepting(
+    server: &Server,
+    listeners: Vec<std::net::TcpListener>,
+    conn_tx: &tokio::sync::mpsc::UnboundedSender<tokio::net::TcpStream>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for std_listener in listeners {
+        if let Ok(addr) = std_listener.local_addr() {
+            server
+                .port
+                .store(u64::from(addr.port()), std::sync::atomic::Ordering::Relaxed);
+        }
+        let listener = match tokio::net::TcpListener::from_std(std_listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("Could not register a listening socket: {e}");
+                continue;
+            }
+        };
+        let tx = conn_tx.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        if tx.send(stream).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("Accepting client connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+/// Binds a listening socket for every address of `bind` (redis.conf syntax: `*` and
+/// `::*` for any address, a leading `-` for an address that may be missing). Port 0
+/// means no TCP listener, as in Redis. Used at startup and by CONFIG SET port/bind.
+pub fn bind_listeners(bind: &str, port: u16) -> Result<Vec<std::net::TcpListener>, String> {
     let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
     for addr in bind.split_whitespace() {
         let optional = addr.starts_with('-');
-        let host = addr.trim_start_matches('-');
-        let host = match host {
+        let host = match addr.trim_start_matches('-') {
             "*" => "0.0.0.0",
             "::*" => "::",
             h => h,
@@ -149,20 +179,34 @@ async fn bind_all(bind: &str, port: u16) -> Result<Vec<tokio::net::TcpListener>,
         } else {
             format!("{host}:{port}")
         };
-        match tokio::net::TcpListener::bind(&target).await {
+        match std::net::TcpListener::bind(&target).and_then(|l| l.set_nonblocking(true).map(|_| l))
+        {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::warn!("Could not bind {target}: {e}"),
             Err(e) => {
-                return Err(StartError::Bind(format!(
+                return Err(format!(
                     "Could not create server TCP listening socket {target}: {e}"
-                )))
+                ))
             }
         }
     }
     if listeners.is_empty() {
-        return Err(StartError::Bind("no address to listen on".into()));
+        return Err("no address to listen on".into());
     }
     Ok(listeners)
+}
+
+/// Rebinds the listeners for CONFIG SET port/bind: binds the new sockets first, so a
+/// failure leaves the old ones serving.
+pub fn rebind(server: &Server, bind: &str, port: u16) -> Result<(), String> {
+    let listeners = bind_listeners(bind, port)?;
+    let sender = server.rebind.lock().clone();
+    match sender {
+        Some(tx) => tx
+            .send(listeners)
+            .map_err(|_| "the server is shutting down".to_string()),
+        None => Err("the server is not listening yet".into()),
+    }
 }
 
 /// Starts the worker threads; returns the channels that hand them connections (tokio's

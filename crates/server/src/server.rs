@@ -226,6 +226,8 @@ pub struct Server {
     pub metrics: Metrics,
     /// The replication id (INFO `master_replid`; DEBUG CHANGE-REPL-ID renews it).
     pub replid: Mutex<String>,
+    /// Hands freshly bound listeners to the accept loop (CONFIG SET port/bind).
+    pub rebind: Mutex<Option<mpsc::UnboundedSender<Vec<std::net::TcpListener>>>>,
 }
 
 impl Server {
@@ -252,6 +254,7 @@ impl Server {
             dirty: AtomicU64::new(0),
             lastsave_s: AtomicI64::new(now / 1000),
             active_expire_enabled: AtomicBool::new(true),
+            rebind: Mutex::new(None),
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),

@@ -112,8 +112,43 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(set_failed(param.name, &reason));
         }
     }
+    if let Err((name, reason)) = apply_listeners(ctx, &pairs, &old) {
+        for ((param, _), old) in pairs.iter().zip(&old) {
+            let _ = config.set_value(param, old);
+        }
+        return Err(set_failed(name, reason));
+    }
     ctx.out.ok();
     Ok(())
+}
+
+/// The apply phase of `port` and `bind`: rebind when either changed. Returns the
+/// parameter to blame and Redis's reason on failure.
+fn apply_listeners(
+    ctx: &Ctx,
+    pairs: &[(&'static Param, &[u8])],
+    old: &[String],
+) -> Result<(), (&'static str, &'static str)> {
+    let config = &ctx.server.config;
+    let changed = |name: &str| {
+        pairs
+            .iter()
+            .zip(old)
+            .any(|((p, _), old)| p.name == name && config.get(name) != *old)
+    };
+    let (port_changed, bind_changed) = (changed("port"), changed("bind"));
+    if !port_changed && !bind_changed {
+        return Ok(());
+    }
+    let port = config.get_i64("port") as u16;
+    crate::rebind(ctx.server, &config.get("bind"), port).map_err(|e| {
+        tracing::warn!("CONFIG SET listeners: {e}");
+        if port_changed {
+            ("port", "Unable to listen on this port. Check server logs.")
+        } else {
+            ("bind", "Failed to bind to specified addresses.")
+        }
+    })
 }
 
 /// CONFIG RESETSTAT: zeroes what INFO counts (the slow log is left alone, as in Redis).
