@@ -10,6 +10,10 @@
 # client's too), and redis-server (pinned, no persistence). Each test runs alone so
 # that the server's CPU time (utime+stime from /proc/<pid>/stat) is charged to it.
 #
+# The three servers run side by side and the tests are interleaved over BENCH_ROUNDS
+# rounds (default 3): each figure in the table is the median of its rounds, so a burst
+# of load on the machine shifts every server alike instead of one of them.
+#
 # --record appends a dated section with the machine's description to docs/BENCHMARKS.md.
 # --quick uses fewer requests (a smoke run of the script itself).
 # BENCH_N / BENCH_N_PIPELINED override the request counts.
@@ -19,6 +23,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 RECORD=0
 N=${BENCH_N:-200000}
 N_PIPELINED=${BENCH_N_PIPELINED:-2000000}
+ROUNDS=${BENCH_ROUNDS:-3}
 while [ $# -gt 0 ]; do
     case "$1" in
         --record) RECORD=1 ;;
@@ -35,7 +40,8 @@ OUT="$REPO_ROOT/target/bench"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.csv"
 SERVER_PID=""
-trap 'stop_pid "$SERVER_PID"' EXIT
+declare -A PIDS PORTS
+trap 'for v in "${!PIDS[@]}"; do stop_pid "${PIDS[$v]}"; done' EXIT
 
 # CPU time a process has used so far, in clock ticks (utime + stime).
 cpu_ticks() {
@@ -98,20 +104,51 @@ bench_one() {
         <<< "$line" >> "$RESULTS"
 }
 
-run_variant() {
-    local variant=$1 port
-    start_variant "$variant"
-    port=$PORT
-    log "== $variant on port $port"
-    for pipeline in 1 32; do
-        local n=$N
-        [ "$pipeline" = 1 ] || n=$N_PIPELINED
-        for test in $TESTS; do
-            bench_one "$variant" "$port" "$test" "$pipeline" "$n"
+start_all() {
+    local variant
+    for variant in lodestone-1t lodestone redis; do
+        start_variant "$variant"
+        PIDS[$variant]=$SERVER_PID
+        PORTS[$variant]=$PORT
+        log "== $variant on port $PORT"
+    done
+    SERVER_PID=""
+}
+
+# Every test at every depth, each round visiting the three servers in turn.
+run_rounds() {
+    local round pipeline test variant n
+    for round in $(seq "$ROUNDS"); do
+        log "round $round of $ROUNDS"
+        for pipeline in 1 32; do
+            n=$N
+            [ "$pipeline" = 1 ] || n=$N_PIPELINED
+            for test in $TESTS; do
+                for variant in lodestone-1t lodestone redis; do
+                    SERVER_PID=${PIDS[$variant]}
+                    bench_one "$variant" "${PORTS[$variant]}" "$test" "$pipeline" "$n"
+                done
+            done
         done
     done
-    stop_pid "$SERVER_PID"
     SERVER_PID=""
+}
+
+# Collapses the rounds: the median of each column per (server, test, depth).
+medians() {
+    python3 - "$RESULTS" <<'PY'
+import csv, statistics, sys
+rows = {}
+for r in csv.reader(open(sys.argv[1])):
+    rows.setdefault((r[0], r[1], r[2]), []).append(r)
+def med(values):
+    nums = [float(v) for v in values if v not in ("-", "")]
+    return statistics.median(nums) if nums else "-"
+for (variant, test, p), rs in rows.items():
+    cols = [med([r[i] for r in rs]) for i in (3, 4, 5, 6)]
+    cols = [("%.3f" % c) if isinstance(c, float) else c for c in cols]
+    print(",".join([variant, test, p] + cols + [rs[-1][7]]))
+PY
 }
 
 # The results as a Markdown table, with lodestone/redis ratios.
@@ -141,7 +178,7 @@ machine() {
     echo "- cores: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "- memory: $(free -h | awk '/^Mem:/{print $2}'); kernel: $(uname -r)"
     echo "- redis-server: $(redis-server --version | sed 's/^Redis server //')"
-    echo "- requests: $N per test unpipelined, $N_PIPELINED with -P 32; -c 50 -r 100000"
+    echo "- requests: $N per test unpipelined, $N_PIPELINED with -P 32; -c 50 -r 100000; median of $ROUNDS interleaved rounds"
 }
 
 main() {
@@ -150,9 +187,10 @@ main() {
     LODESTONE=$(build_lodestone release)
     rm -rf "$OUT"/data.*
     : > "$RESULTS"
-    for variant in lodestone-1t lodestone redis; do
-        run_variant "$variant"
-    done
+    start_all
+    run_rounds
+    medians > "$OUT/medians.csv"
+    mv "$OUT/medians.csv" "$RESULTS"
     table | tee "$OUT/table.md"
     if [ "$RECORD" = 1 ]; then
         {

@@ -14,7 +14,7 @@ pub use db::{Db, Entry, Shard, NO_EXPIRE, SCAN_HASH_BITS};
 pub use value::{StrValue, Value};
 
 /// A key: binary-safe, owned, as compact as a boxed slice.
-pub type Key = Box<[u8]>;
+pub type Key = smallvec::SmallVec<[u8; 24]>;
 
 /// The hasher every map of the keyspace shares, seeded once per process. SCAN cursors are
 /// positions in this hash order, so it must be the same for every shard.
