@@ -164,6 +164,11 @@ impl RequestParser {
             if buf.is_empty() {
                 return Ok(None);
             }
+            if self.partial.is_none() && buf[0] == b'*' {
+                if let Some(command) = parse_whole_multibulk(buf, limits) {
+                    return Ok(Some(command));
+                }
+            }
             let step = if self.partial.is_some() || buf[0] == b'*' {
                 self.parse_multibulk(buf, limits)?
             } else {
@@ -260,6 +265,67 @@ impl RequestParser {
             inline: false,
         }))
     }
+}
+
+/// The fast path for the common case: a well-formed multibulk request that has fully
+/// arrived. Anything else (incomplete, malformed, over a limit, empty) returns `None`
+/// and goes through the general parser, which keeps state and words the errors.
+fn parse_whole_multibulk(buf: &mut BytesMut, limits: &Limits) -> Option<Command> {
+    let (count, mut pos) = small_number(buf, 1)?;
+    if count == 0 || (count > UNAUTHENTICATED_MULTIBULK_MAX as usize && !limits.authenticated) {
+        return None;
+    }
+    let mut spans: SmallVec<[(usize, usize); 6]> = SmallVec::new();
+    for _ in 0..count {
+        if *buf.get(pos)? != b'$' {
+            return None;
+        }
+        let (len, start) = small_number(buf, pos + 1)?;
+        if len as i64 > limits.max_bulk_len
+            || (len as i64 > UNAUTHENTICATED_BULK_MAX && !limits.authenticated)
+        {
+            return None;
+        }
+        let end = start.checked_add(len)?;
+        if end + 2 > buf.len() {
+            return None;
+        }
+        spans.push((start, end));
+        pos = end + 2;
+    }
+    let frame = buf.split_to(pos).freeze();
+    Some(Command {
+        buf: frame,
+        spans,
+        inline: false,
+    })
+}
+
+/// A plain decimal (no sign, no leading zero, at most 18 digits) at `start`, ended by
+/// `\r\n`. Returns the value and the offset after `\r\n`.
+#[inline]
+fn small_number(buf: &[u8], start: usize) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    let mut i = start;
+    loop {
+        let b = *buf.get(i)?;
+        if b.is_ascii_digit() {
+            value = value * 10 + usize::from(b - b'0');
+            i += 1;
+            if i - start > 18 {
+                return None;
+            }
+        } else if b == b'\r' {
+            break;
+        } else {
+            return None;
+        }
+    }
+    let digits = i - start;
+    if digits == 0 || (digits > 1 && buf[start] == b'0') || *buf.get(i + 1)? != b'\n' {
+        return None;
+    }
+    Some((value, i + 2))
 }
 
 /// Finds the `\r\n` that ends the header line starting at `start` (`*N` or `$N`).

@@ -11,7 +11,8 @@ use std::sync::atomic::Ordering;
 
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
-    CommandSpec, CMD_ADMIN, CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
+    BeginSearch, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALL_SHARDS, CMD_NO_AUTH,
+    CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
 };
 use smallvec::SmallVec;
 
@@ -114,6 +115,18 @@ fn lock_for<'a>(
     }
     if spec.key_specs.is_empty() {
         return keyspace.lock_none();
+    }
+    // Most commands name one key at a fixed position: no key list to build and sort.
+    if let [KeySpec {
+        begin: BeginSearch::Index(index),
+        find: FindKeys::Range { last_key: 0, .. },
+        ..
+    }] = spec.key_specs
+    {
+        let index = *index as usize;
+        if index < cmd.len() {
+            return keyspace.lock_one(shard_of(cmd.arg(index)));
+        }
     }
     if spec
         .key_positions_with(cmd.len(), &|i| cmd.arg(i), key_scratch)

@@ -55,6 +55,13 @@ impl Keyspace {
         Locked { guards, all: false }
     }
 
+    /// Locks the one shard of a single-key command.
+    pub fn lock_one(&self, id: usize) -> Locked<'_> {
+        let mut guards = SmallVec::new();
+        guards.push((id, self.shards[id].lock()));
+        Locked { guards, all: false }
+    }
+
     /// Locks every shard, in ascending order.
     pub fn lock_all(&self) -> Locked<'_> {
         let guards = self

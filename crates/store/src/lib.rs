@@ -11,7 +11,7 @@ mod db;
 mod value;
 
 pub use db::{Db, Entry, Shard, NO_EXPIRE, SCAN_HASH_BITS};
-pub use value::{StrValue, Value};
+pub use value::{StrBytes, StrValue, Value};
 
 /// A key: binary-safe, owned, as compact as a boxed slice.
 pub type Key = smallvec::SmallVec<[u8; 24]>;

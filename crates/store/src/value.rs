@@ -8,12 +8,17 @@
 /// Strings up to this length are `embstr` when written whole, as in Redis.
 pub const EMBSTR_MAX: usize = 44;
 
+/// The bytes of a string value. Strings up to 22 bytes live inside the entry itself (no
+/// allocation, no pointer to chase on GET): most cache values, counters and flags are
+/// that short. Longer ones spill to the heap like a `Vec`.
+pub type StrBytes = smallvec::SmallVec<[u8; 22]>;
+
 /// A string value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StrValue {
     Int(i64),
-    Embstr(Vec<u8>),
-    Raw(Vec<u8>),
+    Embstr(StrBytes),
+    Raw(StrBytes),
 }
 
 impl StrValue {
@@ -25,15 +30,15 @@ impl StrValue {
             }
         }
         if bytes.len() <= EMBSTR_MAX {
-            StrValue::Embstr(bytes.to_vec())
+            StrValue::Embstr(StrBytes::from_slice(bytes))
         } else {
-            StrValue::Raw(bytes.to_vec())
+            StrValue::Raw(StrBytes::from_slice(bytes))
         }
     }
 
     /// A string built by the server (APPEND, SETRANGE, BITOP results): never `int`.
     pub fn raw(bytes: Vec<u8>) -> StrValue {
-        StrValue::Raw(bytes)
+        StrValue::Raw(StrBytes::from_vec(bytes))
     }
 
     /// The string's bytes (integers are printed in decimal).
@@ -64,9 +69,9 @@ impl StrValue {
     }
 
     /// Turns the value into a mutable `raw` buffer (APPEND, SETRANGE, SETBIT).
-    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+    pub fn make_raw(&mut self) -> &mut StrBytes {
         if !matches!(self, StrValue::Raw(_)) {
-            let bytes = self.to_bytes().into_owned();
+            let bytes = StrBytes::from_slice(&self.to_bytes());
             *self = StrValue::Raw(bytes);
         }
         match self {
@@ -87,7 +92,8 @@ impl StrValue {
     pub fn memory_usage(&self) -> usize {
         match self {
             StrValue::Int(_) => 16,
-            StrValue::Embstr(b) | StrValue::Raw(b) => 24 + b.capacity(),
+            StrValue::Embstr(b) | StrValue::Raw(b) if !b.spilled() => 32,
+            StrValue::Embstr(b) | StrValue::Raw(b) => 32 + b.capacity(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! given with an end never counts the zero padding past the end), so replies match bit
 //! for bit. Offsets are bounded by `proto-max-bulk-len` before anything is allocated.
 
-use lodestone_store::{StrValue, Value, NO_EXPIRE};
+use lodestone_store::{StrBytes, StrValue, Value, NO_EXPIRE};
 use lodestone_util::number::parse_i64;
 
 use super::string::{c_str, is_word, max_string_len};
@@ -50,7 +50,7 @@ pub(crate) fn with_bits<R>(
     keys: &mut KeyAccess,
     key: &[u8],
     byte: usize,
-    write: impl FnOnce(&mut Vec<u8>, Growth) -> R,
+    write: impl FnOnce(&mut StrBytes, Growth) -> R,
 ) -> Result<(R, Growth), Error> {
     match keys.write_str(key)? {
         Some(value) => {
@@ -70,9 +70,9 @@ pub(crate) fn with_bits<R>(
                 created: true,
                 grown: true,
             };
-            let mut buf = vec![0u8; byte + 1];
+            let mut buf = StrBytes::from_elem(0, byte + 1);
             let result = write(&mut buf, growth);
-            keys.set(key, Value::Str(StrValue::raw(buf)), NO_EXPIRE);
+            keys.set(key, Value::Str(StrValue::Raw(buf)), NO_EXPIRE);
             Ok((result, growth))
         }
     }

@@ -12,7 +12,7 @@
 use std::sync::atomic::Ordering;
 
 use lodestone_resp::{Command, ReplyWriter};
-use lodestone_store::{Entry, StrValue, Value, NO_EXPIRE};
+use lodestone_store::{Entry, StrBytes, StrValue, Value, NO_EXPIRE};
 use lodestone_util::number::{incr_by_float, parse_i64, FloatIncrError};
 
 use crate::ctx::Ctx;
@@ -464,9 +464,9 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
         None if patch.is_empty() => 0,
         None => {
             check_string_length(max, offset, patch.len() as i64)?;
-            let mut buf = Vec::new();
+            let mut buf = StrBytes::new();
             let len = overwrite(&mut buf, offset as usize, patch);
-            ctx.keys.set(key, Value::Str(StrValue::raw(buf)), NO_EXPIRE);
+            ctx.keys.set(key, Value::Str(StrValue::Raw(buf)), NO_EXPIRE);
             len
         }
     };
@@ -476,7 +476,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
 
 /// Copies `patch` into `buf` at `offset`, zero-padding as needed; returns the new length.
 /// The caller has bounded `offset + patch.len()` by `proto-max-bulk-len`.
-fn overwrite(buf: &mut Vec<u8>, offset: usize, patch: &[u8]) -> usize {
+fn overwrite(buf: &mut StrBytes, offset: usize, patch: &[u8]) -> usize {
     let end = offset + patch.len();
     if buf.len() < end {
         buf.resize(end, 0);
@@ -533,7 +533,7 @@ pub fn decrby(ctx: &mut Ctx) -> CmdResult {
 /// How Redis stores a number it printed itself: a plain string, never `int`.
 fn printed_value(text: &[u8]) -> StrValue {
     match StrValue::from_bytes(text) {
-        StrValue::Int(_) => StrValue::Embstr(text.to_vec()),
+        StrValue::Int(_) => StrValue::Embstr(StrBytes::from_slice(text)),
         other => other,
     }
 }
