@@ -33,11 +33,24 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}"
 }
 
+# Python packages for the redis-py tests (tests/python): redis-py 8 is the client that
+# opens every connection with HELLO 3.
+install_python_packages() {
+    if python3 -c 'import redis, pytest, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null; then
+        return 0
+    fi
+    log "installing redis-py and pytest"
+    python3 -m pip install --quiet --disable-pip-version-check "redis>=8,<9" pytest
+}
+
 main() {
     install_packages
+    install_python_packages
     cd "$REPO_ROOT"
     local tcl=0
     bash scripts/redis-tests.sh --check --debug || tcl=$?
+    # The Tcl run built target/debug/lodestone, which the redis-py tests start.
+    python3 -m pytest -q tests/python
     # Doc-tests first, so that the output ends with the test binaries' own results.
     cargo test --workspace --doc
     cargo test --workspace --all-targets
