@@ -21,6 +21,15 @@ pub struct Ctx<'a, 'k> {
     pub keys: KeyAccess<'k>,
 }
 
+/// What a lookup does besides finding the entry.
+#[derive(Clone, Copy)]
+struct Access {
+    /// Count a keyspace hit or miss (INFO `keyspace_hits`/`keyspace_misses`).
+    count: bool,
+    /// Stamp the access time (OBJECT IDLETIME); OBJECT and TYPE-like peeks do not.
+    touch: bool,
+}
+
 /// Access to the locked part of the keyspace, with lazy expiry and effect bookkeeping.
 pub struct KeyAccess<'a> {
     pub locked: Locked<'a>,
@@ -58,46 +67,63 @@ impl<'a> KeyAccess<'a> {
     /// The live entry of `key` in database `db`: an expired key is deleted on the spot
     /// and reported absent, so no command ever observes it.
     pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        let now = self.now_ms;
-        let part = self.locked.db_for(key, db);
-        if part.get(key)?.is_expired(now) {
-            part.remove(key);
-            self.expired.push((db, key.into()));
-            return None;
-        }
-        let lru = (now / 1000) as u32;
-        let entry = part.get_mut(key)?;
-        entry.access_s = lru;
-        Some(entry)
+        self.live_entry(
+            db,
+            key,
+            Access {
+                count: false,
+                touch: true,
+            },
+        )
     }
 
     /// [`Self::lookup_in`] in the selected database.
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
-        self.lookup_in(db, key)
+        self.live_entry(
+            db,
+            key,
+            Access {
+                count: false,
+                touch: true,
+            },
+        )
     }
 
-    /// A read lookup that counts keyspace hits and misses.
+    /// A read lookup that also counts keyspace hits and misses (INFO).
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
+        self.live_entry(
+            db,
+            key,
+            Access {
+                count: true,
+                touch: true,
+            },
+        )
+    }
+
+    /// The one lookup behind the others: hashes the key once, expires it lazily, and as
+    /// asked stamps the access time and counts hits and misses.
+    fn live_entry(&mut self, db: usize, key: &[u8], access: Access) -> Option<&mut Entry> {
+        let count = access.count;
         let now = self.now_ms;
         let part = self.locked.db_for(key, db);
-        match part.get(key) {
-            None => {
-                self.misses += 1;
-                return None;
-            }
-            Some(e) if e.is_expired(now) => {
-                part.remove(key);
-                self.expired.push((db, key.into()));
-                self.misses += 1;
-                return None;
-            }
-            Some(_) => {}
+        let Some(index) = part.index_of(key) else {
+            self.misses += u64::from(count);
+            return None;
+        };
+        if part.entry_at_mut(index)?.is_expired(now) {
+            part.remove(key);
+            self.expired.push((db, key.into()));
+            self.misses += u64::from(count);
+            return None;
         }
-        self.hits += 1;
-        let entry = part.get_mut(key)?;
-        entry.access_s = (now / 1000) as u32;
+        self.hits += u64::from(count);
+        let entry = part.entry_at_mut(index)?;
+        if access.touch {
+            entry.access_s = (now / 1000) as u32;
+        }
         Some(entry)
     }
 
@@ -173,26 +199,28 @@ impl<'a> KeyAccess<'a> {
     /// `LOOKUP_NOTOUCH`, so that TTL, TYPE, EXISTS, OBJECT or SCAN do not make a key look
     /// recently used (OBJECT IDLETIME, eviction). An expired key is deleted as usual.
     pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        let now = self.now_ms;
-        let part = self.locked.db_for(key, db);
-        if part.get(key)?.is_expired(now) {
-            part.remove(key);
-            self.expired.push((db, key.into()));
-            return None;
-        }
-        part.get_mut(key)
+        self.live_entry(
+            db,
+            key,
+            Access {
+                count: false,
+                touch: false,
+            },
+        )
     }
 
     /// [`Self::peek_in`] in the selected database, counted as a keyspace hit or miss
     /// (Redis counts read lookups even when they do not touch the key).
     pub fn peek_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.db;
-        if self.peek_in(db, key).is_none() {
-            self.misses += 1;
-            return None;
-        }
-        self.hits += 1;
-        self.locked.db_for(key, db).get_mut(key)
+        self.live_entry(
+            db,
+            key,
+            Access {
+                count: true,
+                touch: false,
+            },
+        )
     }
 
     /// Removes the live `key` from database `db` and hands its entry back, so the caller

@@ -81,6 +81,16 @@ impl Db {
         self.map.get_mut(key)
     }
 
+    /// Where `key` sits in the map, for a lookup that hashes the key only once.
+    pub fn index_of(&self, key: &[u8]) -> Option<usize> {
+        self.map.get_index_of(key)
+    }
+
+    /// The entry at a position from [`Db::index_of`].
+    pub fn entry_at_mut(&mut self, index: usize) -> Option<&mut Entry> {
+        self.map.get_index_mut(index).map(|(_, e)| e)
+    }
+
     pub fn contains(&self, key: &[u8]) -> bool {
         self.map.contains_key(key)
     }
