@@ -102,6 +102,12 @@ enum Next {
 
 impl Connection {
     async fn run(&mut self) {
+        // One registration with the client's Notify for the whole connection, renewed
+        // only when it fires: registering anew on every loop turn costs a lock per
+        // request at pipeline depth 1.
+        let shared = self.client.shared.clone();
+        let wake = shared.wake.notified();
+        tokio::pin!(wake);
         loop {
             let next = self.process_input();
             if !self.out.buf.is_empty() {
@@ -109,9 +115,7 @@ impl Connection {
                 if self.stream.write_all(&self.out.buf).await.is_err() {
                     return;
                 }
-                self.stats
-                    .net_output_bytes
-                    .fetch_add(len as u64, Ordering::Relaxed);
+                crate::server::bump(&self.stats.net_output_bytes, len as u64);
                 self.out.buf.clear();
             }
             match next {
@@ -128,13 +132,13 @@ impl Connection {
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
                 self.rbuf.reserve(READ_CHUNK);
             }
-            let shared = self.client.shared.clone();
             tokio::select! {
                 biased;
-                _ = shared.wake.notified() => {
+                _ = &mut wake => {
                     if shared.killed.load(Ordering::Relaxed) {
                         return;
                     }
+                    wake.set(shared.wake.notified());
                 }
                 line = recv_monitor(&mut self.monitor_rx) => {
                     if let Some(line) = line {
