@@ -21,6 +21,20 @@ pub struct Ctx<'a, 'k> {
     pub keys: KeyAccess<'k>,
 }
 
+/// The string inside a looked-up entry: `Ok(None)` when missing, WRONGTYPE for another
+/// type.
+fn string_of(entry: Option<&mut Entry>) -> Result<Option<&mut StrValue>, Error> {
+    match entry {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::Str(s),
+            ..
+        }) => Ok(Some(s)),
+        #[allow(unreachable_patterns)]
+        Some(_) => Err(Error::WrongType),
+    }
+}
+
 /// What a lookup does besides finding the entry.
 #[derive(Clone, Copy)]
 struct Access {
@@ -133,28 +147,12 @@ impl<'a> KeyAccess<'a> {
 
     /// The string at `key` for reading: `Ok(None)` when missing, WRONGTYPE otherwise.
     pub fn read_str(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, Error> {
-        match self.lookup_read(key) {
-            None => Ok(None),
-            Some(Entry {
-                value: Value::Str(s),
-                ..
-            }) => Ok(Some(s)),
-            #[allow(unreachable_patterns)]
-            Some(_) => Err(Error::WrongType),
-        }
+        string_of(self.lookup_read(key))
     }
 
     /// The string at `key` for writing.
     pub fn write_str(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, Error> {
-        match self.lookup(key) {
-            None => Ok(None),
-            Some(Entry {
-                value: Value::Str(s),
-                ..
-            }) => Ok(Some(s)),
-            #[allow(unreachable_patterns)]
-            Some(_) => Err(Error::WrongType),
-        }
+        string_of(self.lookup(key))
     }
 
     /// Stores `value` at `key` with `expire_ms` (`NO_EXPIRE`: none), replacing any value
