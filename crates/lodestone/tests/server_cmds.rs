@@ -260,7 +260,13 @@ fn info_sections_and_fields() {
     let server = TestServer::start();
     let mut raw = server.raw();
     assert_eq!(raw.cmd(&["SET", "k", "v"]), b"+OK\r\n");
-    let info = bulk_text(&raw.cmd(&["INFO"]));
+    // The start-up probe's connection may still be closing on its worker thread.
+    let mut info = String::new();
+    let alone = wait_for(Duration::from_secs(5), || {
+        info = bulk_text(&raw.cmd(&["INFO"]));
+        info.contains("connected_clients:1\r\n")
+    });
+    assert!(alone, "INFO never showed connected_clients:1");
     let headers: Vec<&str> = info.lines().filter(|l| l.starts_with('#')).collect();
     assert_eq!(headers, DEFAULT_SECTIONS);
     assert!(info.contains("\r\n\r\n# Clients\r\n"));

@@ -110,6 +110,11 @@ impl Connection {
         tokio::pin!(wake);
         loop {
             let next = self.process_input();
+            // Registered before +OK goes out, so a command another client sends after
+            // seeing it is already in the stream.
+            if self.client.monitor && self.monitor_rx.is_none() {
+                self.start_monitor();
+            }
             if !self.out.buf.is_empty() {
                 let len = self.out.buf.len();
                 if self.stream.write_all(&self.out.buf).await.is_err() {
@@ -125,9 +130,6 @@ impl Connection {
                     continue;
                 }
                 Next::Read => {}
-            }
-            if self.client.monitor && self.monitor_rx.is_none() {
-                self.start_monitor();
             }
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
                 self.rbuf.reserve(READ_CHUNK);

@@ -103,10 +103,13 @@ impl TestServer {
         while Instant::now() < deadline {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                // Any reply means the server is serving (NOAUTH included).
-                if s.write_all(b"PING\r\n").is_ok() {
-                    let mut buf = [0u8; 1];
-                    if s.read_exact(&mut buf).is_ok() && (buf[0] == b'+' || buf[0] == b'-') {
+                // Any reply means the server is serving (NOAUTH included). QUIT and
+                // reading to EOF mean the probe is gone from CLIENT LIST and INFO by the
+                // time a test starts counting clients.
+                if s.write_all(b"PING\r\nQUIT\r\n").is_ok() {
+                    let mut buf = Vec::new();
+                    let _ = s.read_to_end(&mut buf);
+                    if buf.first().is_some_and(|b| *b == b'+' || *b == b'-') {
                         return;
                     }
                 }
