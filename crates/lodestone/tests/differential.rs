@@ -465,7 +465,7 @@ fn is_gated_by(list: &[&str], args: &[Vec<u8>], redis: &[u8], lodestone: &[u8]) 
 
 /// Whether [`IMPLEMENTED`] covers this call (name or subcommand, and word count).
 fn is_listed(args: &[Vec<u8>]) -> bool {
-    listed_in(IMPLEMENTED, args)
+    listed_in(IMPLEMENTED, args) || FAMILIES.iter().any(|f| listed_in(f.implemented, args))
 }
 
 fn listed_in(list: &[&str], args: &[Vec<u8>]) -> bool {
@@ -484,6 +484,7 @@ fn listed_in(list: &[&str], args: &[Vec<u8>]) -> bool {
 fn is_name_listed(name: &str) -> bool {
     IMPLEMENTED
         .iter()
+        .chain(FAMILIES.iter().flat_map(|f| f.implemented.iter()))
         .any(|entry| entry.split(['/', ' ']).next() == Some(name))
 }
 
@@ -916,10 +917,11 @@ impl Gen {
 
     /// Any command and whether its arguments were deliberately broken.
     fn any_command(&mut self) -> (Vec<Vec<u8>>, bool) {
-        let mut name = self.rng.pick(GENERATED);
+        let names = generated();
+        let mut name = self.rng.pick(&names);
         // Commands that reset or move much of the state are drawn a third as often.
         while matches!(name, "FLUSHDB" | "SWAPDB" | "SELECT" | "MOVE") && !self.rng.chance(33) {
-            name = self.rng.pick(GENERATED);
+            name = self.rng.pick(&names);
         }
         let mut args = vec![name.as_bytes().to_vec()];
         self.arguments(name, &mut args);
@@ -939,6 +941,9 @@ impl Gen {
     }
 
     fn arguments(&mut self, name: &str, a: &mut Vec<Vec<u8>>) {
+        if FAMILIES.iter().any(|f| (f.arguments)(self, name, a)) {
+            return;
+        }
         match name {
             "GET" | "STRLEN" | "INCR" | "DECR" | "GETDEL" | "TYPE" | "TTL" | "PTTL"
             | "EXPIRETIME" | "PEXPIRETIME" | "PERSIST" => a.push(self.key()),
@@ -1072,6 +1077,41 @@ impl Gen {
             }
         }
     }
+}
+
+/// A command family's part of the harness, in its own file under `differential/`:
+/// which calls it implements, which commands the generator draws, and their arguments.
+struct Family {
+    implemented: &'static [&'static str],
+    generated: &'static [&'static str],
+    /// Pushes the arguments of `name` and returns true, or false if `name` is not
+    /// this family's.
+    arguments: fn(&mut Gen, &str, &mut Vec<Vec<u8>>) -> bool,
+}
+
+#[path = "differential/gen_hash.rs"]
+mod gen_hash;
+#[path = "differential/gen_list.rs"]
+mod gen_list;
+#[path = "differential/gen_set.rs"]
+mod gen_set;
+#[path = "differential/gen_zset.rs"]
+mod gen_zset;
+
+const FAMILIES: &[Family] = &[
+    gen_list::FAMILY,
+    gen_hash::FAMILY,
+    gen_set::FAMILY,
+    gen_zset::FAMILY,
+];
+
+/// Every command the generator draws from: the base list and each family's.
+fn generated() -> Vec<&'static str> {
+    let mut names = GENERATED.to_vec();
+    for family in FAMILIES {
+        names.extend_from_slice(family.generated);
+    }
+    names
 }
 
 /// The commands the generator draws from (repeats weight the common ones).

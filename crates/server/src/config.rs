@@ -428,6 +428,26 @@ pub struct Hot {
     pub maxclients: AtomicU64,
     pub hz: AtomicU64,
     pub active_expire_effort: AtomicU64,
+    pub list_max_listpack_size: AtomicI64,
+    pub hash_max_listpack_entries: AtomicUsize,
+    pub hash_max_listpack_value: AtomicUsize,
+    pub set_max_intset_entries: AtomicUsize,
+    pub zset_max_listpack_entries: AtomicUsize,
+    pub zset_max_listpack_value: AtomicUsize,
+}
+
+impl Hot {
+    /// The encoding thresholds now in force, read once per command.
+    pub fn encoding_limits(&self) -> lodestone_store::EncodingLimits {
+        lodestone_store::EncodingLimits {
+            list_max_listpack_size: self.list_max_listpack_size.load(Ordering::Relaxed),
+            hash_max_listpack_entries: self.hash_max_listpack_entries.load(Ordering::Relaxed),
+            hash_max_listpack_value: self.hash_max_listpack_value.load(Ordering::Relaxed),
+            set_max_intset_entries: self.set_max_intset_entries.load(Ordering::Relaxed),
+            zset_max_listpack_entries: self.zset_max_listpack_entries.load(Ordering::Relaxed),
+            zset_max_listpack_value: self.zset_max_listpack_value.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The running configuration.
@@ -526,6 +546,7 @@ impl Config {
             .iter()
             .map(|p| (p.name, p.default.to_string()))
             .collect();
+        let limits = lodestone_store::EncodingLimits::default();
         let config = Config {
             values: RwLock::new(values),
             hot: Hot {
@@ -537,6 +558,12 @@ impl Config {
                 maxclients: AtomicU64::new(10000),
                 hz: AtomicU64::new(10),
                 active_expire_effort: AtomicU64::new(1),
+                list_max_listpack_size: AtomicI64::new(limits.list_max_listpack_size),
+                hash_max_listpack_entries: AtomicUsize::new(limits.hash_max_listpack_entries),
+                hash_max_listpack_value: AtomicUsize::new(limits.hash_max_listpack_value),
+                set_max_intset_entries: AtomicUsize::new(limits.set_max_intset_entries),
+                zset_max_listpack_entries: AtomicUsize::new(limits.zset_max_listpack_entries),
+                zset_max_listpack_value: AtomicUsize::new(limits.zset_max_listpack_value),
             },
             file: None,
         };
@@ -707,6 +734,22 @@ impl Config {
             "active-expire-effort" => hot
                 .active_expire_effort
                 .store(n.max(1) as u64, Ordering::Relaxed),
+            "list-max-listpack-size" => hot.list_max_listpack_size.store(n, Ordering::Relaxed),
+            "hash-max-listpack-entries" => hot
+                .hash_max_listpack_entries
+                .store(n.max(0) as usize, Ordering::Relaxed),
+            "hash-max-listpack-value" => hot
+                .hash_max_listpack_value
+                .store(n.max(0) as usize, Ordering::Relaxed),
+            "set-max-intset-entries" => hot
+                .set_max_intset_entries
+                .store(n.max(0) as usize, Ordering::Relaxed),
+            "zset-max-listpack-entries" => hot
+                .zset_max_listpack_entries
+                .store(n.max(0) as usize, Ordering::Relaxed),
+            "zset-max-listpack-value" => hot
+                .zset_max_listpack_value
+                .store(n.max(0) as usize, Ordering::Relaxed),
             _ => {}
         }
     }

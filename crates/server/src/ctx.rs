@@ -4,7 +4,9 @@
 
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::CommandSpec;
-use lodestone_store::{Db, Entry, Key, StrValue, Value, NO_EXPIRE};
+use lodestone_store::{
+    Db, Entry, HashValue, Key, ListValue, SetValue, StrValue, Value, ZSetValue, NO_EXPIRE,
+};
 
 use crate::client::ClientState;
 use crate::errors::Error;
@@ -35,6 +37,35 @@ fn string_of(entry: Option<&mut Entry>) -> Result<Option<&mut StrValue>, Error> 
     }
 }
 
+/// Typed access to a collection: `Ok(None)` when the key is missing, WRONGTYPE when it
+/// holds another type. `read_*` counts a keyspace hit or miss (read commands), `write_*`
+/// does not (Redis counts only read lookups).
+macro_rules! typed_access {
+    ($read:ident, $write:ident, $variant:ident, $ty:ty) => {
+        pub fn $read(&mut self, key: &[u8]) -> Result<Option<&mut $ty>, Error> {
+            match self.lookup_read(key) {
+                None => Ok(None),
+                Some(Entry {
+                    value: Value::$variant(v),
+                    ..
+                }) => Ok(Some(v)),
+                Some(_) => Err(Error::WrongType),
+            }
+        }
+
+        pub fn $write(&mut self, key: &[u8]) -> Result<Option<&mut $ty>, Error> {
+            match self.lookup(key) {
+                None => Ok(None),
+                Some(Entry {
+                    value: Value::$variant(v),
+                    ..
+                }) => Ok(Some(v)),
+                Some(_) => Err(Error::WrongType),
+            }
+        }
+    };
+}
+
 /// What a lookup does besides finding the entry.
 #[derive(Clone, Copy)]
 struct Access {
@@ -57,6 +88,9 @@ pub struct KeyAccess<'a> {
     pub expired: Vec<(usize, Key)>,
     pub hits: u64,
     pub misses: u64,
+    /// The effect-stream form of the command when it is not the command as sent
+    /// (`None`): SPOP propagates as SREM, a served BLPOP as LPOP... Empty: no effect.
+    pub rewritten: Option<Vec<Vec<Vec<u8>>>>,
 }
 
 impl<'a> KeyAccess<'a> {
@@ -69,6 +103,7 @@ impl<'a> KeyAccess<'a> {
             expired: Vec::new(),
             hits: 0,
             misses: 0,
+            rewritten: None,
         }
     }
 
@@ -155,6 +190,11 @@ impl<'a> KeyAccess<'a> {
         string_of(self.lookup(key))
     }
 
+    typed_access!(read_list, write_list, List, ListValue);
+    typed_access!(read_hash, write_hash, Hash, HashValue);
+    typed_access!(read_set, write_set, Set, SetValue);
+    typed_access!(read_zset, write_zset, ZSet, ZSetValue);
+
     /// Stores `value` at `key` with `expire_ms` (`NO_EXPIRE`: none), replacing any value
     /// and TTL. Counts as one change.
     pub fn set(&mut self, key: &[u8], value: Value, expire_ms: i64) {
@@ -186,6 +226,18 @@ impl<'a> KeyAccess<'a> {
         self.locked.db_for(key, db).remove(key);
         self.dirty += 1;
         true
+    }
+
+    /// Feeds the effect stream `args` (one command) instead of the command as sent; call
+    /// it once per command the effect needs, in order. Deterministic forms only: SPOP
+    /// propagates the members it removed (SREM), never the random choice.
+    pub fn propagate_as(&mut self, args: Vec<Vec<u8>>) {
+        self.rewritten.get_or_insert_with(Vec::new).push(args);
+    }
+
+    /// Feeds nothing to the effect stream for this command, whatever it did.
+    pub fn propagate_none(&mut self) {
+        self.rewritten.get_or_insert_with(Vec::new);
     }
 
     /// Records an in-place change to `key` (APPEND, INCR...).

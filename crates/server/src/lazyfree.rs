@@ -46,7 +46,18 @@ pub fn freed_objects() -> u64 {
 pub fn free_effort(value: &Value) -> usize {
     match value {
         Value::Str(s) => 1 + s.len() / STRING_BYTES_PER_UNIT,
+        // As Redis counts it: one unit per quicklist node, one per element of a
+        // hashtable or skiplist, one for a whole packed encoding.
+        Value::List(l) => 1 + l.len() / 128,
+        Value::Hash(_) | Value::Set(_) | Value::ZSet(_) if is_packed(value) => 1,
+        Value::Hash(h) => h.len(),
+        Value::Set(s) => s.len(),
+        Value::ZSet(z) => z.len(),
     }
+}
+
+fn is_packed(value: &Value) -> bool {
+    matches!(value.encoding(), "listpack" | "intset")
 }
 
 /// Frees a removed entry: in the background when it is expensive, here otherwise.

@@ -7,6 +7,7 @@
 //! atomic and run in parallel when their keys are on different shards. Idle workers park
 //! in epoll; nothing spins. `docs/ARCHITECTURE.md` has the full map.
 
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;

@@ -11,6 +11,9 @@ pub enum BeginSearch {
         keyword: &'static str,
         start_from: i32,
     },
+    /// Keys that only the command itself can find (SORT's BY, GET and STORE); such
+    /// commands lock every shard.
+    Unknown,
 }
 
 /// How to find the keys once the search began.
@@ -29,6 +32,8 @@ pub enum FindKeys {
         first_key: i32,
         key_step: i32,
     },
+    /// See [`BeginSearch::Unknown`].
+    Unknown,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -98,11 +103,13 @@ impl KeySpec {
                     None => return Some(()),
                 }
             }
+            BeginSearch::Unknown => return Some(()),
         };
         if start >= argc {
             return Some(());
         }
         match self.find {
+            FindKeys::Unknown => {}
             FindKeys::Range {
                 last_key,
                 key_step,

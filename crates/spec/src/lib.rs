@@ -121,8 +121,8 @@ impl CommandSpec {
     /// Whether the key positions depend on the arguments (a keynum or keyword spec).
     pub fn movable_keys(&self) -> bool {
         self.key_specs.iter().any(|ks| {
-            matches!(ks.begin, BeginSearch::Keyword { .. })
-                || matches!(ks.find, FindKeys::Keynum { .. })
+            matches!(ks.begin, BeginSearch::Keyword { .. } | BeginSearch::Unknown)
+                || matches!(ks.find, FindKeys::Keynum { .. } | FindKeys::Unknown)
         })
     }
 

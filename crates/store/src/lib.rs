@@ -8,10 +8,20 @@
 //! Depends on `util` only.
 
 mod db;
+pub mod hash;
+mod limits;
+pub mod list;
+pub mod set;
 mod value;
+pub mod zset;
 
 pub use db::{Db, Entry, Shard, NO_EXPIRE, SCAN_HASH_BITS};
+pub use hash::HashValue;
+pub use limits::EncodingLimits;
+pub use list::ListValue;
+pub use set::SetValue;
 pub use value::{StrBytes, StrValue, Value};
+pub use zset::ZSetValue;
 
 /// A key: binary-safe, owned, as compact as a boxed slice.
 pub type Key = smallvec::SmallVec<[u8; 24]>;

@@ -5,6 +5,8 @@
 //! (short strings written whole), and `raw` (long strings, or any string modified in place
 //! by APPEND, SETRANGE or SETBIT).
 
+use crate::{HashValue, ListValue, SetValue, ZSetValue};
+
 /// Strings up to this length are `embstr` when written whole, as in Redis.
 pub const EMBSTR_MAX: usize = 44;
 
@@ -108,11 +110,14 @@ fn decimal_len(n: i64) -> usize {
     len
 }
 
-/// A value of any type. Collections arrive with their own issue; the enum is the one
-/// place a new type is added.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A value of any type: the one place a new type is added.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    List(ListValue),
+    Hash(HashValue),
+    Set(SetValue),
+    ZSet(ZSetValue),
 }
 
 impl Value {
@@ -120,6 +125,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -127,13 +136,26 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
     pub fn memory_usage(&self) -> usize {
         match self {
             Value::Str(s) => s.memory_usage(),
+            Value::List(l) => l.memory_usage(),
+            Value::Hash(h) => h.memory_usage(),
+            Value::Set(s) => s.memory_usage(),
+            Value::ZSet(z) => z.memory_usage(),
         }
+    }
+
+    /// Whether a waiting client (BLPOP, BZPOPMIN...) could be fed by this value.
+    pub fn can_feed_waiters(&self) -> bool {
+        matches!(self, Value::List(_) | Value::ZSet(_))
     }
 }
 

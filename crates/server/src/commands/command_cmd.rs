@@ -360,6 +360,11 @@ fn write_key_spec(out: &mut ReplyWriter, ks: &KeySpec) {
             out.bulk(b"startfrom");
             out.integer(i64::from(start_from));
         }
+        BeginSearch::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
     }
     write_find_keys(out, ks.find);
 }
@@ -369,6 +374,12 @@ fn write_find_keys(out: &mut ReplyWriter, find: FindKeys) {
     out.map(2);
     out.bulk(b"type");
     let fields: [(&[u8], i32); 3] = match find {
+        FindKeys::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+            return;
+        }
         FindKeys::Range {
             last_key,
             key_step,

@@ -11,14 +11,19 @@ pub mod connection;
 pub mod debug;
 pub mod expiry;
 pub mod function;
+pub mod hash;
 pub mod info;
 pub mod keyspace;
 pub mod lcs;
+pub mod list;
 pub mod memory;
 pub mod object;
 pub mod scan;
 pub mod server;
+pub mod set;
+pub mod sort;
 pub mod string;
+pub mod zset;
 
 use lodestone_spec::CommandId;
 
@@ -31,6 +36,98 @@ pub type Handler = fn(&mut Ctx) -> CmdResult;
 /// The handler of a command.
 pub fn handler(id: CommandId) -> Handler {
     match id {
+        CommandId::Lpush => list::lpush,
+        CommandId::Rpush => list::rpush,
+        CommandId::Lpushx => list::lpushx,
+        CommandId::Rpushx => list::rpushx,
+        CommandId::Lpop => list::lpop,
+        CommandId::Rpop => list::rpop,
+        CommandId::Llen => list::llen,
+        CommandId::Lrange => list::lrange,
+        CommandId::Lindex => list::lindex,
+        CommandId::Lset => list::lset,
+        CommandId::Linsert => list::linsert,
+        CommandId::Lrem => list::lrem,
+        CommandId::Ltrim => list::ltrim,
+        CommandId::Lpos => list::lpos,
+        CommandId::Lmove => list::lmove,
+        CommandId::Rpoplpush => list::rpoplpush,
+        CommandId::Lmpop => list::lmpop,
+        CommandId::Blpop => list::blpop,
+        CommandId::Brpop => list::brpop,
+        CommandId::Brpoplpush => list::brpoplpush,
+        CommandId::Blmove => list::blmove,
+        CommandId::Blmpop => list::blmpop,
+        CommandId::Hset => hash::hset,
+        CommandId::Hsetnx => hash::hsetnx,
+        CommandId::Hget => hash::hget,
+        CommandId::Hmset => hash::hmset,
+        CommandId::Hmget => hash::hmget,
+        CommandId::Hgetall => hash::hgetall,
+        CommandId::Hdel => hash::hdel,
+        CommandId::Hlen => hash::hlen,
+        CommandId::Hstrlen => hash::hstrlen,
+        CommandId::Hexists => hash::hexists,
+        CommandId::Hkeys => hash::hkeys,
+        CommandId::Hvals => hash::hvals,
+        CommandId::Hincrby => hash::hincrby,
+        CommandId::Hincrbyfloat => hash::hincrbyfloat,
+        CommandId::Hrandfield => hash::hrandfield,
+        CommandId::Hscan => hash::hscan,
+        CommandId::Sadd => set::sadd,
+        CommandId::Srem => set::srem,
+        CommandId::Scard => set::scard,
+        CommandId::Sismember => set::sismember,
+        CommandId::Smismember => set::smismember,
+        CommandId::Smembers => set::smembers,
+        CommandId::Srandmember => set::srandmember,
+        CommandId::Spop => set::spop,
+        CommandId::Smove => set::smove,
+        CommandId::Sinter => set::sinter,
+        CommandId::Sintercard => set::sintercard,
+        CommandId::Sinterstore => set::sinterstore,
+        CommandId::Sunion => set::sunion,
+        CommandId::Sunionstore => set::sunionstore,
+        CommandId::Sdiff => set::sdiff,
+        CommandId::Sdiffstore => set::sdiffstore,
+        CommandId::Sscan => set::sscan,
+        CommandId::Zadd => zset::zadd,
+        CommandId::Zincrby => zset::zincrby,
+        CommandId::Zrem => zset::zrem,
+        CommandId::Zcard => zset::zcard,
+        CommandId::Zcount => zset::zcount,
+        CommandId::Zlexcount => zset::zlexcount,
+        CommandId::Zscore => zset::zscore,
+        CommandId::Zmscore => zset::zmscore,
+        CommandId::Zrank => zset::zrank,
+        CommandId::Zrevrank => zset::zrevrank,
+        CommandId::Zrange => zset::zrange,
+        CommandId::Zrangestore => zset::zrangestore,
+        CommandId::Zrevrange => zset::zrevrange,
+        CommandId::Zrangebyscore => zset::zrangebyscore,
+        CommandId::Zrevrangebyscore => zset::zrevrangebyscore,
+        CommandId::Zrangebylex => zset::zrangebylex,
+        CommandId::Zrevrangebylex => zset::zrevrangebylex,
+        CommandId::Zremrangebyrank => zset::zremrangebyrank,
+        CommandId::Zremrangebyscore => zset::zremrangebyscore,
+        CommandId::Zremrangebylex => zset::zremrangebylex,
+        CommandId::Zpopmin => zset::zpopmin,
+        CommandId::Zpopmax => zset::zpopmax,
+        CommandId::Zmpop => zset::zmpop,
+        CommandId::Zrandmember => zset::zrandmember,
+        CommandId::Zunion => zset::zunion,
+        CommandId::Zinter => zset::zinter,
+        CommandId::Zdiff => zset::zdiff,
+        CommandId::Zunionstore => zset::zunionstore,
+        CommandId::Zinterstore => zset::zinterstore,
+        CommandId::Zdiffstore => zset::zdiffstore,
+        CommandId::Zintercard => zset::zintercard,
+        CommandId::Zscan => zset::zscan,
+        CommandId::Bzpopmin => zset::bzpopmin,
+        CommandId::Bzpopmax => zset::bzpopmax,
+        CommandId::Bzmpop => zset::bzmpop,
+        CommandId::Sort => sort::sort,
+        CommandId::SortRo => sort::sort_ro,
         CommandId::Get => string::get,
         CommandId::Set => string::set,
         CommandId::Setnx => string::setnx,
