@@ -32,6 +32,9 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// MONITOR was issued: the connection only receives the monitor stream now.
     pub monitor: bool,
+    /// Parked by a blocking pop: the connection waits for its outcome before reading
+    /// the next request.
+    pub blocked: Option<Arc<crate::blocking::Waiter>>,
 }
 
 impl ClientState {
@@ -43,6 +46,7 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             monitor: false,
+            blocked: None,
         }
     }
 
@@ -79,6 +83,8 @@ pub struct ClientShared {
     /// Set by CLIENT KILL or shutdown; the task closes the connection when woken.
     pub killed: AtomicBool,
     pub wake: Notify,
+    /// The wait of a client parked by a blocking pop (CLIENT UNBLOCK, CLIENT LIST `b`).
+    pub blocked_on: Mutex<Option<Arc<crate::blocking::Waiter>>>,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
 }
@@ -121,6 +127,7 @@ impl Clients {
             is_monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             wake: Notify::new(),
+            blocked_on: Mutex::new(None),
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
         });

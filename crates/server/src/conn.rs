@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::blocking::Outcome;
 use crate::client::{ClientState, ReplyMode};
 use crate::dispatch::{process_command, resolve};
 use crate::server::{Server, ThreadStats};
@@ -65,6 +66,11 @@ pub async fn serve(server: Arc<Server>, stats: Arc<ThreadStats>, stream: TcpStre
     } else {
         conn.run().await;
     }
+    if let Some(waiter) = conn.client.blocked.take() {
+        waiter.try_finish(Outcome::Gone);
+        server.blocked.unregister(&waiter);
+        *conn.client.shared.blocked_on.lock() = None;
+    }
     if conn.client.monitor {
         server
             .monitors
@@ -97,6 +103,9 @@ struct Connection {
 enum Next {
     Read,
     WaitUnpause,
+    /// Parked by a blocking pop: wait for its outcome (or the deadline), reading only
+    /// to notice a closed connection.
+    Blocked,
     Close,
 }
 
@@ -109,7 +118,10 @@ impl Connection {
         let wake = shared.wake.notified();
         tokio::pin!(wake);
         loop {
-            let next = self.process_input();
+            let next = match self.client.blocked.is_some() {
+                true => self.poll_blocked(),
+                false => self.process_input(),
+            };
             // Registered before +OK goes out, so a command another client sends after
             // seeing it is already in the stream.
             if self.client.monitor && self.monitor_rx.is_none() {
@@ -129,8 +141,9 @@ impl Connection {
                     self.wait_unpause().await;
                     continue;
                 }
-                Next::Read => {}
+                Next::Read | Next::Blocked => {}
             }
+            let deadline = self.block_deadline();
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
                 self.rbuf.reserve(READ_CHUNK);
             }
@@ -142,6 +155,7 @@ impl Connection {
                     }
                     wake.set(shared.wake.notified());
                 }
+                _ = tokio::time::sleep(deadline.unwrap_or_default()), if deadline.is_some() => {}
                 line = recv_monitor(&mut self.monitor_rx) => {
                     if let Some(line) = line {
                         self.out.raw(&line);
@@ -208,6 +222,9 @@ impl Connection {
             self.execute(&cmd);
             if self.client.close_after_reply {
                 return Next::Close;
+            }
+            if self.client.blocked.is_some() {
+                return Next::Blocked;
             }
         }
         self.client
@@ -286,6 +303,48 @@ impl Connection {
             _ = tokio::time::sleep(std::time::Duration::from_millis(wait_ms)) => {}
             _ = shared.wake.notified() => {}
         }
+    }
+
+    /// How long until the blocked client's timeout, if it is blocked with one.
+    fn block_deadline(&self) -> Option<std::time::Duration> {
+        let deadline = self.client.blocked.as_ref()?.deadline?;
+        let left = deadline - lodestone_util::clock::now_ms();
+        Some(std::time::Duration::from_millis(left.max(0) as u64))
+    }
+
+    /// Checks a blocked client's wait: sends its outcome and goes on with the input, or
+    /// stays parked.
+    fn poll_blocked(&mut self) -> Next {
+        let Some(waiter) = self.client.blocked.clone() else {
+            return self.process_input();
+        };
+        let expired = waiter
+            .deadline
+            .is_some_and(|d| lodestone_util::clock::now_ms() >= d);
+        if expired && waiter.try_finish(Outcome::TimedOut) {
+            self.server.blocked.unregister(&waiter);
+        }
+        let Some(outcome) = waiter.take_outcome() else {
+            return Next::Blocked;
+        };
+        self.client.blocked = None;
+        *self.client.shared.blocked_on.lock() = None;
+        match outcome {
+            Outcome::Served(reply) => self.out.raw(&reply),
+            Outcome::TimedOut | Outcome::Unblocked { error: false } | Outcome::Gone => {
+                waiter.on_timeout.write(&mut self.out)
+            }
+            Outcome::Unblocked { error: true } => self
+                .out
+                .error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+            Outcome::Retry => {
+                self.execute(&waiter.cmd);
+                if self.client.blocked.is_some() {
+                    return Next::Blocked;
+                }
+            }
+        }
+        self.process_input()
     }
 
     fn start_monitor(&mut self) {

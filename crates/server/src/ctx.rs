@@ -20,7 +20,29 @@ pub struct Ctx<'a, 'k> {
     pub cmd: &'a Command,
     pub spec: &'static CommandSpec,
     pub out: &'a mut ReplyWriter,
-    pub keys: KeyAccess<'k>,
+    pub keys: &'a mut KeyAccess<'k>,
+    /// What a blocking command does when it finds nothing.
+    pub mode: BlockMode,
+    /// Set by [`crate::blocking::block`] while serving a waiter that still finds nothing.
+    pub still_blocked: bool,
+}
+
+/// What a blocking command (BLPOP...) does when every key is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockMode {
+    /// Parks the client (a command from a connection).
+    Park,
+    /// Replies as on timeout (inside MULTI or a script: Redis never blocks there).
+    Never,
+    /// Stays parked: the command is being re-run for a waiter by the write that fed it.
+    Serving,
+}
+
+/// One command on the effect stream: the request as sent, or a rewritten form.
+#[derive(Clone, Debug)]
+pub enum EffectArgs {
+    Sent(Command),
+    Built(Vec<Vec<u8>>),
 }
 
 /// The string inside a looked-up entry: `Ok(None)` when missing, WRONGTYPE for another
@@ -91,6 +113,14 @@ pub struct KeyAccess<'a> {
     /// The effect-stream form of the command when it is not the command as sent
     /// (`None`): SPOP propagates as SREM, a served BLPOP as LPOP... Empty: no effect.
     pub rewritten: Option<Vec<Vec<Vec<u8>>>>,
+    /// Keys given a list or sorted set while clients wait on them (blocking pops):
+    /// served before the locks are released. Tracked only when someone is blocked.
+    pub ready: std::collections::VecDeque<(usize, Key)>,
+    pub track_ready: bool,
+    /// The effects of this call, in order, with their database (the writer's, then
+    /// those of the waiters it served). Collected only when the stream has a reader.
+    pub effects: Vec<(usize, EffectArgs)>,
+    pub track_effects: bool,
 }
 
 impl<'a> KeyAccess<'a> {
@@ -104,6 +134,10 @@ impl<'a> KeyAccess<'a> {
             hits: 0,
             misses: 0,
             rewritten: None,
+            ready: std::collections::VecDeque::new(),
+            track_ready: false,
+            effects: Vec::new(),
+            track_effects: false,
         }
     }
 
@@ -200,11 +234,15 @@ impl<'a> KeyAccess<'a> {
     pub fn set(&mut self, key: &[u8], value: Value, expire_ms: i64) {
         let now = self.now_ms;
         let db = self.db;
+        let feeds = value.can_feed_waiters();
         let mut entry = Entry::new(value);
         entry.expire_ms = expire_ms;
         entry.access_s = (now / 1000) as u32;
         self.locked.db_for(key, db).insert(key, entry);
         self.dirty += 1;
+        if feeds && self.track_ready {
+            self.ready.push_back((db, key.into()));
+        }
     }
 
     /// Stores `value` at `key`, keeping the key's TTL if it has one (KEEPTTL).
@@ -226,6 +264,42 @@ impl<'a> KeyAccess<'a> {
         self.locked.db_for(key, db).remove(key);
         self.dirty += 1;
         true
+    }
+
+    /// Closes the effect of one command run: its rewritten form if the handler gave one,
+    /// else the request as sent if it changed anything.
+    pub fn seal_effect(&mut self, cmd: &Command, dirty_before: u64) {
+        let rewritten = self.rewritten.take();
+        if !self.track_effects {
+            return;
+        }
+        let db = self.db;
+        match rewritten {
+            Some(commands) => self
+                .effects
+                .extend(commands.into_iter().map(|c| (db, EffectArgs::Built(c)))),
+            None if self.dirty > dirty_before => {
+                self.effects.push((db, EffectArgs::Sent(cmd.clone())))
+            }
+            None => {}
+        }
+    }
+
+    /// Puts `entry` at `key` of database `db` (RENAME, MOVE, COPY), replacing what was
+    /// there, and wakes waiters of that key.
+    pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry) {
+        let feeds = entry.value.can_feed_waiters();
+        self.locked.db_for(key, db).insert(key, entry);
+        if feeds && self.track_ready {
+            self.ready.push_back((db, key.into()));
+        }
+    }
+
+    /// Marks keys that may now feed waiters without having been written (SWAPDB).
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if self.track_ready {
+            self.ready.push_back((db, key.into()));
+        }
     }
 
     /// Feeds the effect stream `args` (one command) instead of the command as sent; call

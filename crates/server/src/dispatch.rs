@@ -18,7 +18,7 @@ use smallvec::SmallVec;
 
 use crate::client::ClientState;
 use crate::commands;
-use crate::ctx::{Ctx, KeyAccess};
+use crate::ctx::{BlockMode, Ctx, KeyAccess};
 use crate::errors::{unknown_command, unknown_subcommand, wrong_arity};
 use crate::keyspace::{shard_of, Locked};
 use crate::server::{bump, Server, SlowlogEntry, ThreadStats};
@@ -145,14 +145,14 @@ fn lock_for<'a>(
 
 /// Runs a resolved command over the shards it locked, then does the bookkeeping that
 /// follows every command.
-pub fn call(
-    server: &Server,
+pub fn call<'a>(
+    server: &'a Server,
     client: &mut ClientState,
     stats: &ThreadStats,
     out: &mut ReplyWriter,
     cmd: &Command,
     spec: &'static CommandSpec,
-    locked: Locked<'_>,
+    locked: Locked<'a>,
 ) {
     let started_us = lodestone_util::clock::now_us();
     let now_ms = started_us / 1000;
@@ -162,16 +162,27 @@ pub fn call(
     {
         feed_monitors(server, client, cmd, now_ms);
     }
-    let db = client.db;
+    let mut keys = KeyAccess::new(locked, client.db, now_ms);
+    keys.track_ready = server.blocked.count() > 0;
+    keys.track_effects = server.effects.has_readers();
     let mut ctx = Ctx {
         server,
         client: &mut *client,
         cmd,
         spec,
         out: &mut *out,
-        keys: KeyAccess::new(locked, db, now_ms),
+        keys: &mut keys,
+        mode: BlockMode::Park,
+        still_blocked: false,
     };
     let result = commands::handler(spec.id)(&mut ctx);
+    keys.seal_effect(cmd, 0);
+    if !keys.ready.is_empty() {
+        crate::blocking::serve_ready(server, &mut keys);
+    }
+    if !keys.effects.is_empty() {
+        server.effects.append(&keys.effects);
+    }
     let KeyAccess {
         locked,
         dirty,
@@ -179,7 +190,7 @@ pub fn call(
         hits,
         misses,
         ..
-    } = ctx.keys;
+    } = keys;
     drop(locked);
     let elapsed_us = (lodestone_util::clock::now_us() - started_us).max(0) as u64;
 

@@ -134,6 +134,23 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// Adds the shards in `ids` not yet held, without waiting: a writer serving a
+    /// waiter whose command needs more shards (BLMOVE's destination) may already hold
+    /// higher ones, so blocking here could deadlock. False if one was busy (the shards
+    /// taken so far stay held until the command ends).
+    pub fn try_add(&mut self, keyspace: &'a Keyspace, ids: &[usize]) -> bool {
+        for &id in ids {
+            if self.holds(id) {
+                continue;
+            }
+            match keyspace.shards[id].try_lock() {
+                Some(guard) => self.guards.push((id, guard)),
+                None => return false,
+            }
+        }
+        true
+    }
+
     /// Database `db` of the shard holding `key`.
     pub fn db_for(&mut self, key: &[u8], db: usize) -> &mut Db {
         &mut self.shard_for(key).dbs[db]

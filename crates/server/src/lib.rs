@@ -14,6 +14,7 @@ pub mod config;
 pub mod conn;
 pub mod ctx;
 pub mod dispatch;
+pub mod effects;
 pub mod errors;
 pub mod expire;
 pub mod keyspace;

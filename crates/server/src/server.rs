@@ -211,6 +211,9 @@ pub struct Server {
     pub slowlog: Mutex<Slowlog>,
     pub monitors: Mutex<Vec<(u64, mpsc::UnboundedSender<bytes::Bytes>)>>,
     pub monitor_count: AtomicUsize,
+    /// Clients parked by blocking pops, per key.
+    pub blocked: crate::blocking::BlockedKeys,
+    pub effects: crate::effects::EffectStream,
     pub pause: Pause,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
@@ -244,6 +247,8 @@ impl Server {
             slowlog: Mutex::new(Slowlog::default()),
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
+            blocked: Default::default(),
+            effects: Default::default(),
             pause: Pause::default(),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),

@@ -110,7 +110,7 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
     }
     let on = on == 1;
     let byte = (offset >> 3) as usize;
-    let (old, growth) = with_bits(&mut ctx.keys, key, byte, |buf, _| {
+    let (old, growth) = with_bits(ctx.keys, key, byte, |buf, _| {
         let old = bit_at(buf, offset) == 1;
         set_bit_at(buf, offset, on);
         old

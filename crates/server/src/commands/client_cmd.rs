@@ -11,6 +11,7 @@ use lodestone_spec::COMMANDS;
 
 use super::connection::set_client_name;
 use super::server::{reply_help, subcommand_syntax_error};
+use crate::blocking::Outcome;
 use crate::client::{ClientShared, ReplyMode};
 use crate::ctx::Ctx;
 use crate::errors::{CmdResult, Error};
@@ -93,6 +94,9 @@ fn flags(client: &ClientShared) -> String {
     let mut flags = String::new();
     if client.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
+    }
+    if client.blocked_on.lock().is_some() {
+        flags.push('b');
     }
     if client.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
@@ -397,7 +401,8 @@ pub fn client_unpause(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: no command blocks yet, so nothing is unblocked.
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocking pop's wait as if it timed out, or
+/// with an UNBLOCKED error. 1 if the client was blocked, else 0.
 pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 4 {
         return Err(subcommand_syntax_error(ctx));
@@ -407,8 +412,21 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
             "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
         ));
     }
-    ctx.arg_i64(2)?;
-    ctx.out.integer(0);
+    let id = ctx.arg_i64(2)?;
+    let error = ctx.argc() == 4 && ctx.arg_is(3, "error");
+    let waiter = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.server.clients.get(id))
+        .and_then(|client| client.blocked_on.lock().clone());
+    let unblocked = match waiter {
+        Some(waiter) if waiter.try_finish(Outcome::Unblocked { error }) => {
+            ctx.server.blocked.unregister(&waiter);
+            waiter.client.wake.notify_one();
+            true
+        }
+        _ => false,
+    };
+    ctx.out.integer(i64::from(unblocked));
     Ok(())
 }
 

@@ -29,6 +29,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         (b"log", 3) => log(ctx),
         (b"error", 3) => error(ctx),
         (b"quicklist-packed-threshold", 3) => packed_threshold(ctx),
+        (b"effects", 3) => effects(ctx),
         (b"set-skip-checksum-validation" | b"aof-flush-sleep" | b"pause-cron", 3) => {
             ctx.out.ok();
             Ok(())
@@ -39,6 +40,32 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ))),
         _ => Err(subcommand_syntax_error(ctx)),
     }
+}
+
+/// DEBUG EFFECTS START|GET|STOP: Lodestone's window on the effect stream (what AOF and
+/// replicas will receive), for tests: START begins a capture, GET shows it, STOP shows
+/// it and ends it. Each entry is one command, SELECTs included.
+fn effects(ctx: &mut Ctx) -> CmdResult {
+    let stream = &ctx.server.effects;
+    let captured = if ctx.arg_is(2, "start") {
+        stream.start_capture();
+        ctx.out.ok();
+        return Ok(());
+    } else if ctx.arg_is(2, "get") {
+        stream.captured()
+    } else if ctx.arg_is(2, "stop") {
+        stream.stop_capture()
+    } else {
+        return Err(Error::Syntax);
+    };
+    ctx.out.array(captured.len());
+    for command in captured {
+        ctx.out.array(command.len());
+        for arg in command {
+            ctx.out.bulk(&arg);
+        }
+    }
+    Ok(())
 }
 
 fn help(ctx: &mut Ctx) -> CmdResult {
@@ -52,6 +79,8 @@ fn help(ctx: &mut Ctx) -> CmdResult {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "EFFECTS START|GET|STOP",
+            "    Capture the effect stream (what AOF and replicas receive), show it, stop.",
             "ERROR <string>",
             "    Return a Redis protocol error with <string> as message. Useful for clients",
             "    unit tests to simulate Redis errors.",

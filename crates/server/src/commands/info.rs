@@ -184,15 +184,15 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
         server.config.hot.maxclients.load(Ordering::Relaxed),
     );
     field(out, "client_recent_max_input_buffer", max_input);
-    zeros(
-        out,
-        &[
-            "client_recent_max_output_buffer",
-            "blocked_clients",
-            "tracking_clients",
-            "clients_in_timeout_table",
-        ],
-    );
+    field(out, "client_recent_max_output_buffer", 0);
+    let waits: Vec<_> = clients
+        .iter()
+        .filter_map(|c| c.blocked_on.lock().clone())
+        .collect();
+    field(out, "blocked_clients", waits.len());
+    field(out, "tracking_clients", 0);
+    let timed = waits.iter().filter(|w| w.deadline.is_some()).count();
+    field(out, "clients_in_timeout_table", timed);
 }
 
 /// Allocator figures: (allocated, active, resident) bytes.

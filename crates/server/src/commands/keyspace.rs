@@ -116,7 +116,7 @@ fn rename_key(ctx: &mut Ctx, nx: bool) -> CmdResult {
         }
     }
     if let Some(entry) = ctx.keys.take_in(db, src) {
-        ctx.keys.raw_db(dst).insert(dst, entry);
+        ctx.keys.insert_entry(db, dst, entry);
     }
     reply_renamed(ctx, nx, true);
     Ok(())
@@ -158,7 +158,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
             dispose_server_del(ctx, old);
         }
     }
-    ctx.keys.locked.db_for(dst, dst_db).insert(dst, entry);
+    ctx.keys.insert_entry(dst_db, dst, entry);
     ctx.keys.modified(dst);
     ctx.out.integer(1);
     Ok(())
@@ -197,7 +197,7 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     if let Some(entry) = ctx.keys.take_in(src_db, key) {
-        ctx.keys.locked.db_for(key, dst_db).insert(key, entry);
+        ctx.keys.insert_entry(dst_db, key, entry);
     }
     ctx.out.integer(1);
     Ok(())
@@ -242,6 +242,12 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     if a != b {
         for shard in ctx.keys.locked.shards() {
             shard.dbs.swap(a, b);
+        }
+        // Clients blocked in either database may find their keys filled now.
+        for db in [a, b] {
+            for key in ctx.server.blocked.keys_in(db) {
+                ctx.keys.signal_ready(db, &key);
+            }
         }
     }
     ctx.keys.dirty += 1;
