@@ -16,7 +16,8 @@
 #
 # --record appends a dated section with the machine's description to docs/BENCHMARKS.md.
 # --quick uses fewer requests (a smoke run of the script itself).
-# BENCH_N / BENCH_N_PIPELINED override the request counts.
+# BENCH_N / BENCH_N_PIPELINED override the request counts; BENCH_TESTS the test list
+# (redis-benchmark -t names). Memory per element: scripts/bench-memory.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-TESTS="set get incr mset"
+TESTS=${BENCH_TESTS:-"set get incr mset lpush rpop sadd hset zadd zpopmin lrange_100"}
 CLOCK_TICKS=$(getconf CLK_TCK)
 OUT="$REPO_ROOT/target/bench"
 mkdir -p "$OUT"
@@ -78,6 +79,13 @@ probe() {
         get) reply=$(redis-cli -p "$port" GET bench:probe) ;;
         incr) reply=$(redis-cli -p "$port" INCR bench:probe:n) ;;
         mset) reply=$(redis-cli -p "$port" MSET bench:a 1 bench:b 2) ;;
+        lpush) reply=$(redis-cli -p "$port" LPUSH bench:l 1) ;;
+        rpop) reply=$(redis-cli -p "$port" RPOP bench:l) ;;
+        sadd) reply=$(redis-cli -p "$port" SADD bench:s 1) ;;
+        hset) reply=$(redis-cli -p "$port" HSET bench:h f v) ;;
+        zadd) reply=$(redis-cli -p "$port" ZADD bench:z 1 m) ;;
+        zpopmin) reply=$(redis-cli -p "$port" ZPOPMIN bench:z) ;;
+        lrange_100) reply=$(redis-cli -p "$port" LRANGE bench:l 0 99) ;;
     esac
     case "$reply" in ERR*|*"not implemented"*) echo errors ;; *) echo ok ;; esac
 }
