@@ -1095,6 +1095,8 @@ mod gen_hash;
 mod gen_list;
 #[path = "differential/gen_set.rs"]
 mod gen_set;
+#[path = "differential/gen_sort.rs"]
+mod gen_sort;
 #[path = "differential/gen_zset.rs"]
 mod gen_zset;
 
@@ -1103,6 +1105,7 @@ const FAMILIES: &[Family] = &[
     gen_hash::FAMILY,
     gen_set::FAMILY,
     gen_zset::FAMILY,
+    gen_sort::FAMILY,
 ];
 
 /// Every command the generator draws from: the base list and each family's.

@@ -54,7 +54,6 @@ fn string_of(entry: Option<&mut Entry>) -> Result<Option<&mut StrValue>, Error> 
             value: Value::Str(s),
             ..
         }) => Ok(Some(s)),
-        #[allow(unreachable_patterns)]
         Some(_) => Err(Error::WrongType),
     }
 }

@@ -194,11 +194,35 @@ fn getkeys_positions(ctx: &Ctx, spec: &CommandSpec) -> Option<Vec<usize>> {
     let cmd = ctx.cmd;
     let argc = cmd.len() - 2;
     let arg = |i: usize| cmd.arg(i + 2);
+    if spec.name == "sort" && spec.container.is_none() {
+        return Some(sort_key_positions(argc, &arg));
+    }
     let mut positions = Vec::new();
     for ks in spec.key_specs.iter().filter(|ks| !is_not_key(ks)) {
         ks.positions_with(argc, &arg, &mut positions)?;
     }
     Some(positions)
+}
+
+/// SORT's keys as Redis finds them (its key specs say "unknown"): the sorted key and the
+/// last STORE destination, stepping over LIMIT, GET and BY arguments.
+fn sort_key_positions<'a>(argc: usize, arg: &dyn Fn(usize) -> &'a [u8]) -> Vec<usize> {
+    let mut positions = vec![1];
+    let mut store = None;
+    let mut i = 2;
+    while i < argc {
+        let word = arg(i);
+        if word.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if word.eq_ignore_ascii_case(b"get") || word.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if word.eq_ignore_ascii_case(b"store") && i + 1 < argc {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    positions.extend(store);
+    positions
 }
 
 pub fn command_getkeys(ctx: &mut Ctx) -> CmdResult {

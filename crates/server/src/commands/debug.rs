@@ -9,6 +9,7 @@
 use std::sync::atomic::Ordering;
 
 use lodestone_store::{Entry, StrValue, Value, NO_EXPIRE};
+use lodestone_util::number::format_f64;
 
 use super::server::{reply_help, subcommand_syntax_error};
 use crate::ctx::Ctx;
@@ -183,7 +184,6 @@ fn packed_threshold(ctx: &mut Ctx) -> CmdResult {
 /// Whether Redis would hold this value as one of its shared integers (refcount
 /// INT_MAX in DEBUG OBJECT): 0..9999, unless an LRU/LFU maxmemory policy is active.
 fn is_shared_integer(server: &crate::server::Server, value: &Value) -> bool {
-    #[allow(unreachable_patterns)]
     let Value::Str(StrValue::Int(n)) = value
     else {
         return false;
@@ -245,7 +245,6 @@ fn rdb_int_size(n: i64) -> Option<usize> {
 /// The RDB serialized size of a value (without LZF compression, which Lodestone does
 /// not do yet: long compressible strings measure longer than in Redis).
 fn serialized_length(value: &Value) -> usize {
-    #[allow(unreachable_patterns)]
     match value {
         Value::Str(s) => {
             let bytes = s.to_bytes();
@@ -376,20 +375,48 @@ fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
 
 /// Redis's type number, which the digest includes.
 fn type_code(value: &Value) -> u32 {
-    #[allow(unreachable_patterns)]
     match value {
         Value::Str(_) => 0,
-        _ => 255,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
     }
 }
 
 /// Mixes a value (and whether it expires) into `digest`, as Redis's `xorObjectDigest`.
 fn value_digest(digest: &mut [u8; 20], entry: &Entry) {
     mix_digest(digest, &type_code(&entry.value).to_be_bytes());
-    // Types added later must mix their elements here, in Redis's order.
-    #[allow(irrefutable_let_patterns)]
-    if let Value::Str(s) = &entry.value {
-        mix_digest(digest, &s.to_bytes());
+    // Ordered types mix their elements in order; unordered ones xor a digest per
+    // element (or per pair), so inner order does not matter.
+    match &entry.value {
+        Value::Str(s) => mix_digest(digest, &s.to_bytes()),
+        Value::List(l) => {
+            for element in l.iter() {
+                mix_digest(digest, &element.as_bytes());
+            }
+        }
+        Value::Set(s) => {
+            for member in s.iter() {
+                xor_digest(digest, &member.to_bytes());
+            }
+        }
+        Value::ZSet(z) => {
+            for (member, score) in z.iter() {
+                let mut element = [0u8; 20];
+                mix_digest(&mut element, member);
+                mix_digest(&mut element, format_f64(score).as_bytes());
+                xor_digest(digest, &element);
+            }
+        }
+        Value::Hash(h) => {
+            for (field, value) in h.iter() {
+                let mut element = [0u8; 20];
+                mix_digest(&mut element, field);
+                mix_digest(&mut element, value);
+                xor_digest(digest, &element);
+            }
+        }
     }
     if entry.expire_ms != NO_EXPIRE {
         xor_digest(digest, b"!!expire!!");

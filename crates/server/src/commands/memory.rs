@@ -20,7 +20,6 @@ pub fn key_usage(key: &[u8], value: &Value) -> usize {
 
 /// Bytes of a value including its object header.
 pub fn value_usage(value: &Value) -> usize {
-    #[allow(unreachable_patterns)]
     match value {
         Value::Str(s) => string_usage(s),
         other => OBJECT_HEADER + other.memory_usage(),
