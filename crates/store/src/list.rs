@@ -19,8 +19,8 @@ mod packed;
 
 use std::collections::VecDeque;
 
-pub use packed::{Elem, Needle};
 use packed::{decode, start_before, Encoded};
+pub use packed::{Elem, Needle};
 
 /// Node sizes for `list-max-listpack-size` -1..-5.
 const NODE_BYTES: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
@@ -193,7 +193,10 @@ impl ListValue {
     pub fn push_front(&mut self, value: &[u8]) {
         let entry = Encoded::new(value);
         let limit = self.limit_bytes();
-        let reuse = self.nodes.front().is_some_and(|n| self.accepts(n, entry.len()));
+        let reuse = self
+            .nodes
+            .front()
+            .is_some_and(|n| self.accepts(n, entry.len()));
         if !reuse {
             self.nodes.push_front(Node::default());
         }
@@ -206,7 +209,10 @@ impl ListValue {
     pub fn push_back(&mut self, value: &[u8]) {
         let entry = Encoded::new(value);
         let limit = self.limit_bytes();
-        let reuse = self.nodes.back().is_some_and(|n| self.accepts(n, entry.len()));
+        let reuse = self
+            .nodes
+            .back()
+            .is_some_and(|n| self.accepts(n, entry.len()));
         if !reuse {
             self.nodes.push_back(Node::default());
         }
@@ -284,7 +290,11 @@ impl ListValue {
     /// A Redis index (negative from the tail) as a position, if it is inside the list.
     pub fn resolve(&self, index: i64) -> Option<usize> {
         let len = self.len as i64;
-        let index = if index < 0 { len.checked_add(index)? } else { index };
+        let index = if index < 0 {
+            len.checked_add(index)?
+        } else {
+            index
+        };
         (0..len).contains(&index).then_some(index as usize)
     }
 
@@ -403,7 +413,11 @@ impl ListValue {
             (0..self.nodes.len()).collect()
         };
         for n in order {
-            let budget = if limit == 0 { usize::MAX } else { limit - removed };
+            let budget = if limit == 0 {
+                usize::MAX
+            } else {
+                limit - removed
+            };
             let spans = matching_spans(&self.nodes[n], needle, budget, from_tail);
             removed += spans.len();
             if !spans.is_empty() {
@@ -590,7 +604,10 @@ mod tests {
         list.push_back(b"b");
         list.push_front(b"a");
         list.push_back(b"12");
-        assert_eq!(contents(&list), vec![b"a".to_vec(), b"b".to_vec(), b"12".to_vec()]);
+        assert_eq!(
+            contents(&list),
+            vec![b"a".to_vec(), b"b".to_vec(), b"12".to_vec()]
+        );
         let rev: Vec<Vec<u8>> = list.iter().rev().map(|e| e.to_vec()).collect();
         assert_eq!(rev, vec![b"12".to_vec(), b"b".to_vec(), b"a".to_vec()]);
         assert_eq!(list.pop_back().as_deref(), Some(&b"12"[..]));
@@ -648,8 +665,14 @@ mod tests {
         }
         let per_element = list.memory_usage() as f64 / 1e6;
         assert!(per_element < 6.0, "{per_element} bytes per element");
-        assert_eq!(list.get(999_999).map(|e| e.to_vec()), Some(b"999999".to_vec()));
-        assert_eq!(list.get(500_000).map(|e| e.to_vec()), Some(b"500000".to_vec()));
+        assert_eq!(
+            list.get(999_999).map(|e| e.to_vec()),
+            Some(b"999999".to_vec())
+        );
+        assert_eq!(
+            list.get(500_000).map(|e| e.to_vec()),
+            Some(b"500000".to_vec())
+        );
     }
 
     /// Negative indexes count from the tail; anything outside the list resolves to None.
@@ -788,8 +811,7 @@ mod tests {
             // Alternating ends meet in the middle without skipping or repeating.
             let mut iter = list.iter();
             let (mut heads, mut tails) = (Vec::new(), Vec::new());
-            loop {
-                let Some(e) = iter.next() else { break };
+            while let Some(e) = iter.next() {
                 heads.push(e.to_vec());
                 let Some(e) = iter.next_back() else { break };
                 tails.push(e.to_vec());

@@ -75,7 +75,11 @@ fn reply_elem(out: &mut ReplyWriter, elem: Elem) {
 
 /// The `list-max-listpack-size` new lists are created with.
 fn list_fill(ctx: &Ctx) -> i64 {
-    ctx.server.config.hot.encoding_limits().list_max_listpack_size
+    ctx.server
+        .config
+        .hot
+        .encoding_limits()
+        .list_max_listpack_size
 }
 
 fn push_at(list: &mut ListValue, end: End, value: &[u8]) {
@@ -170,7 +174,10 @@ fn pop_range(out: &mut ReplyWriter, list: &mut ListValue, end: End, count: i64) 
             list.drop_front(taken);
         }
         End::Tail => {
-            list.iter().rev().take(taken).for_each(|e| reply_elem(out, e));
+            list.iter()
+                .rev()
+                .take(taken)
+                .for_each(|e| reply_elem(out, e));
             list.drop_back(taken);
         }
     }
@@ -332,7 +339,11 @@ pub fn lindex(ctx: &mut Ctx) -> CmdResult {
 /// `len` elements: the first index and the count, or `None` when empty.
 fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let end = if end < 0 { len + end } else { end };
     if start > end || start >= len {
         return None;
@@ -389,7 +400,10 @@ fn parse_lpos(ctx: &Ctx) -> Result<LposArgs, Error> {
                 ));
             }
         } else if more && is_word(opt, "COUNT") {
-            args.count = Some(parse_non_negative(cmd.arg(j + 1), "COUNT can't be negative")?);
+            args.count = Some(parse_non_negative(
+                cmd.arg(j + 1),
+                "COUNT can't be negative",
+            )?);
         } else if more && is_word(opt, "MAXLEN") {
             args.maxlen = parse_non_negative(cmd.arg(j + 1), "MAXLEN can't be negative")?;
         } else {
@@ -561,7 +575,7 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
 /// a null bulk when `src` is missing. The destination's type is checked before
 /// anything moves. Returns whether an element moved.
 fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Result<bool, Error> {
-    if !ctx.keys.write_list(src)?.is_some_and(|l| !l.is_empty()) {
+    if ctx.keys.write_list(src)?.is_none_or(|l| l.is_empty()) {
         ctx.out.null();
         return Ok(false);
     }
@@ -630,7 +644,9 @@ fn blocking_pop(ctx: &mut Ctx, end: End) -> CmdResult {
             .propagate_as(vec![end.pop_command().to_vec(), key.to_vec()]);
         return Ok(());
     }
-    let keys = (1..timeout_at).map(|i| Key::from_slice(cmd.arg(i))).collect();
+    let keys = (1..timeout_at)
+        .map(|i| Key::from_slice(cmd.arg(i)))
+        .collect();
     blocking::block(ctx, keys, deadline, OnTimeout::NullArray)
 }
 

@@ -279,7 +279,11 @@ mod tests {
         enc.write(&mut buf);
         let (elem, next) = decode(&buf, 0);
         assert_eq!(next, buf.len(), "forward walk of {value:?}");
-        assert_eq!(start_before(&buf, buf.len()), 0, "backward walk of {value:?}");
+        assert_eq!(
+            start_before(&buf, buf.len()),
+            0,
+            "backward walk of {value:?}"
+        );
         (elem.to_vec(), buf.len())
     }
 
@@ -287,14 +291,40 @@ mod tests {
     #[test]
     fn values_round_trip_byte_for_byte() {
         let ints = [
-            "0", "1", "127", "128", "-1", "-2048", "2047", "2048", "-2049", "32767", "-32768",
-            "32768", "8388607", "-8388608", "8388608", "2147483647", "-2147483648",
-            "2147483648", "9223372036854775807", "-9223372036854775808",
+            "0",
+            "1",
+            "127",
+            "128",
+            "-1",
+            "-2048",
+            "2047",
+            "2048",
+            "-2049",
+            "32767",
+            "-32768",
+            "32768",
+            "8388607",
+            "-8388608",
+            "8388608",
+            "2147483647",
+            "-2147483648",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
         ];
         for s in ints {
             assert_eq!(round_trip(s.as_bytes()).0, s.as_bytes());
         }
-        let odd = ["-0", "01", "+1", " 1", "1 ", "9223372036854775808", "", "abc"];
+        let odd = [
+            "-0",
+            "01",
+            "+1",
+            " 1",
+            "1 ",
+            "9223372036854775808",
+            "",
+            "abc",
+        ];
         for s in odd {
             assert_eq!(round_trip(s.as_bytes()).0, s.as_bytes());
         }
