@@ -38,7 +38,7 @@ pub(crate) fn with_rng<T>(f: impl FnOnce(&mut SmallRng) -> T) -> T {
 /// A reply of random picks with repeats (negative counts) can be asked to be any size.
 /// Redis streams it until the client's output buffer limit closes the connection; we
 /// do the same at this size, so no client can make the server allocate without bound.
-const RANDOM_REPLY_MAX_BYTES: usize = 256 << 20;
+const RANDOM_REPLY_MAX_BYTES: usize = 128 << 20;
 
 /// Where a reply of random picks started in the output buffer.
 pub(crate) struct RandomBudget {
