@@ -22,6 +22,9 @@ use crate::EncodingLimits;
 /// to let one grow past 1 GiB as well).
 const LISTPACK_MAX_BYTES: usize = 1 << 30;
 
+/// A (field, value) pair as stored.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// The full encoding: field to value.
 type Table = IndexMap<Box<[u8]>, Box<[u8]>, ahash::RandomState>;
 
@@ -86,11 +89,7 @@ impl HashValue {
                 // Like Redis, estimate from a sample rather than walk a huge hash.
                 let sample = t.len().min(16);
                 let sampled: usize = t.iter().take(sample).map(|(f, v)| f.len() + v.len()).sum();
-                let payload = if sample == 0 {
-                    0
-                } else {
-                    sampled * t.len() / sample
-                };
+                let payload = (sampled * t.len()).checked_div(sample).unwrap_or(0);
                 64 + t.capacity() * (8 + 32 + 9) + payload
             }
         }
@@ -159,7 +158,7 @@ impl HashValue {
     /// One HSCAN step from `cursor` (0 starts): about `count` pairs and the next cursor,
     /// 0 when the scan is complete. A listpack is returned whole in one step, as Redis
     /// does for its compact encodings.
-    pub fn scan(&self, cursor: u64, count: usize) -> (Vec<(&[u8], &[u8])>, u64) {
+    pub fn scan(&self, cursor: u64, count: usize) -> (Vec<Pair<'_>>, u64) {
         match &self.repr {
             Repr::Packed(p) => (p.iter().collect(), 0),
             Repr::Table(t) => {
@@ -475,11 +474,11 @@ mod tests {
         let big = vec![7u8; 70_000];
         h.set(b"big", &big, &l);
         h.set(b"", b"", &l);
-        h.set(&vec![1u8; 200], b"x", &l);
+        h.set(&[1u8; 200], b"x", &l);
         assert_eq!(h.encoding(), "listpack");
         assert_eq!(h.get(b"big"), Some(&big[..]));
         assert_eq!(h.get(b""), Some(&b""[..]));
-        assert_eq!(h.get(&vec![1u8; 200]), Some(&b"x"[..]));
+        assert_eq!(h.get(&[1u8; 200]), Some(&b"x"[..]));
         h.set(b"big", b"small", &l);
         assert_eq!(h.get(b"big"), Some(&b"small"[..]));
         assert_eq!(h.len(), 3);

@@ -119,11 +119,7 @@ impl SetValue {
             Repr::Table(t) => {
                 let sample = t.len().min(16);
                 let sampled: usize = t.iter().take(sample).map(|m| m.len()).sum();
-                let payload = if sample == 0 {
-                    0
-                } else {
-                    sampled * t.len() / sample
-                };
+                let payload = (sampled * t.len()).checked_div(sample).unwrap_or(0);
                 64 + t.capacity() * (8 + 16 + 9) + payload
             }
         }

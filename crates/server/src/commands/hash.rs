@@ -181,9 +181,8 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
         ctx.keys.modified(key);
         ctx.keys.dirty += deleted - 1;
     }
-    if emptied {
-        // The removal is part of this change, not another one.
-        ctx.keys.remove(key);
+    // The removal is part of this change, not another one.
+    if emptied && ctx.keys.remove(key) {
         ctx.keys.dirty -= 1;
     }
     ctx.out.integer(deleted as i64);
@@ -281,12 +280,12 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
             return Err(Error::Syntax);
         }
         // Redis keeps 2 * count representable when values double the reply.
-        if with_values && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+        if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
             return Err(Error::err("value is out of range"));
         }
         return random_fields(ctx, count, with_values);
     }
-    let Some(hash) = ctx.keys.read_hash(cmd.arg(1))? else {
+    let Some(hash) = ctx.keys.read_hash(cmd.arg(1))?.filter(|h| !h.is_empty()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -304,7 +303,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
 fn random_fields(ctx: &mut Ctx, count: i64, with_values: bool) -> CmdResult {
     let cmd = ctx.cmd;
     let hash = ctx.keys.read_hash(cmd.arg(1))?;
-    let Some(hash) = hash.filter(|_| count != 0) else {
+    let Some(hash) = hash.filter(|h| count != 0 && !h.is_empty()) else {
         ctx.out.array(0);
         return Ok(());
     };

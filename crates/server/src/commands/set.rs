@@ -255,7 +255,7 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
         let count = parse_random_count(cmd.arg(2))?;
         return random_members(ctx, count);
     }
-    let Some(set) = ctx.keys.read_set(cmd.arg(1))? else {
+    let Some(set) = ctx.keys.read_set(cmd.arg(1))?.filter(|s| !s.is_empty()) else {
         ctx.out.null();
         return Ok(());
     };
@@ -272,7 +272,7 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
 fn random_members(ctx: &mut Ctx, count: i64) -> CmdResult {
     let cmd = ctx.cmd;
     let set = ctx.keys.read_set(cmd.arg(1))?;
-    let Some(set) = set.filter(|_| count != 0) else {
+    let Some(set) = set.filter(|s| count != 0 && !s.is_empty()) else {
         ctx.out.array(0);
         return Ok(());
     };
@@ -325,7 +325,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
         return pop_members(ctx, count as u64);
     }
     let key = cmd.arg(1);
-    let Some(set) = ctx.keys.write_set(key)? else {
+    let Some(set) = ctx.keys.write_set(key)?.filter(|s| !s.is_empty()) else {
         ctx.out.null();
         ctx.keys.propagate_none();
         return Ok(());
