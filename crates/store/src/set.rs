@@ -20,4 +20,14 @@ impl SetValue {
     pub fn memory_usage(&self) -> usize {
         0
     }
+
+    /// Stand-in until sets land (their `contains`), so sorted-set algebra compiles.
+    pub fn contains(&self, _member: &[u8]) -> bool {
+        false
+    }
+
+    /// Stand-in until sets land (their `iter`, whose items have `to_vec`).
+    pub fn iter(&self) -> std::iter::Empty<Vec<u8>> {
+        std::iter::empty()
+    }
 }

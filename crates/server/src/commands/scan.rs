@@ -132,7 +132,7 @@ fn scan_step(locked: &mut Locked, db: usize, cursor: u64, count: usize) -> (Vec<
 /// Reads a cursor the way Redis does (C `strtoul`, base 10): no leading space, an
 /// optional sign (a negative number wraps around, as in C), digits, nothing after, no
 /// overflow. The empty string is cursor 0.
-fn parse_cursor(text: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(text: &[u8]) -> Option<u64> {
     let (negative, digits) = match text.first() {
         None => return Some(0),
         Some(b'-') => (true, &text[1..]),

@@ -5,7 +5,7 @@
 //! too: an even value is a zigzag-encoded integer shifted left by one (integral scores
 //! up to 2^53 in magnitude, which is what most applications store: timestamps, counts,
 //! ranks), and the value 1 announces the 8 bytes of an `f64` that follow (fractions,
-//! infinities, -0). A typical entry costs its member plus 2-4 bytes, a little less than
+//! infinities). A typical entry costs its member plus 2-4 bytes, a little less than
 //! Redis's listpack (which spends a back-length byte per element, two per pair).
 //!
 //! Everything is a linear scan, as in Redis: the encoding only holds up to
@@ -40,11 +40,12 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
     v
 }
 
-/// Whether `score` is stored in the integer form: integral, exact, and not -0.0 (whose
-/// sign replies must keep).
+/// Whether `score` is stored in the integer form: integral and exact. -0.0 is stored as
+/// 0, so it reads back as 0: Redis's listpack stores integral scores as integers too
+/// and loses the sign of zero the same way (a `skiplist` set keeps it).
 fn as_small_int(score: f64) -> Option<i64> {
     let integral = score.fract() == 0.0 && score.abs() <= MAX_EXACT_INT;
-    (integral && !(score == 0.0 && score.is_sign_negative())).then_some(score as i64)
+    integral.then_some(score as i64)
 }
 
 fn put_score(out: &mut Vec<u8>, score: f64) {
@@ -229,7 +230,8 @@ mod tests {
             let mut p = Packed::default();
             p.insert(b"m", score);
             let e = p.iter().next().expect("one entry");
-            assert_eq!(e.score.to_bits(), score.to_bits(), "{score}");
+            let expected = if score == 0.0 { 0.0 } else { score };
+            assert_eq!(e.score.to_bits(), expected.to_bits(), "{score}");
             assert_eq!(e.member, b"m");
         }
     }
