@@ -810,7 +810,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// ZRANDMEMBER with a count: with repeats (negative count, or 1), the whole set in
-/// order (count at least its size), or a random subset.
+/// descending order (count at least its size), or a random subset.
 fn random_members(out: &mut ReplyWriter, z: &ZSetValue, count: i64, withscores: bool) {
     if count == 0 {
         out.array(0);
@@ -852,8 +852,9 @@ fn random_members(out: &mut ReplyWriter, z: &ZSetValue, count: i64, withscores: 
     }
     let count = count as u64;
     if count >= size {
+        // The whole set, highest first: Redis walks sorted sets from the tail here.
         header(out, size);
-        for (member, score) in z.iter() {
+        for (member, score) in z.iter_from(z.len() - 1, true) {
             emit(out, member, score);
         }
         return;
