@@ -24,6 +24,8 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod zset;
+pub mod zset_algebra;
+pub mod zset_range;
 
 use lodestone_spec::CommandId;
 

@@ -1,0 +1,238 @@
+//! The `listpack` encoding of small sorted sets: one byte buffer of member/score pairs
+//! in `(score, member)` order.
+//!
+//! Each entry is `varint(member length) | member | score`, where the score is a varint
+//! too: an even value is a zigzag-encoded integer shifted left by one (integral scores
+//! up to 2^53 in magnitude, which is what most applications store: timestamps, counts,
+//! ranks), and the value 1 announces the 8 bytes of an `f64` that follow (fractions,
+//! infinities). A typical entry costs its member plus 2-4 bytes, a little less than
+//! Redis's listpack (which spends a back-length byte per element, two per pair).
+//!
+//! Everything is a linear scan, as in Redis: the encoding only holds up to
+//! `zset-max-listpack-entries` pairs (128 by default). The buffer is kept at its exact
+//! size so thousands of small sets waste nothing.
+
+/// Largest integer magnitude stored in the integer form (every integer up to it is an
+/// exact `f64`).
+const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
+const FLOAT_TAG: u64 = 1;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Decodes a varint at `pos`; the buffer is only ever written by [`put_varint`].
+fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    while let Some(&b) = buf.get(*pos) {
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    v
+}
+
+/// Whether `score` is stored in the integer form: integral and exact. -0.0 is stored as
+/// 0, so it reads back as 0: Redis's listpack stores integral scores as integers too
+/// and loses the sign of zero the same way (a `skiplist` set keeps it).
+fn as_small_int(score: f64) -> Option<i64> {
+    let integral = score.fract() == 0.0 && score.abs() <= MAX_EXACT_INT;
+    integral.then_some(score as i64)
+}
+
+fn put_score(out: &mut Vec<u8>, score: f64) {
+    match as_small_int(score) {
+        Some(n) => put_varint(out, (((n << 1) ^ (n >> 63)) as u64) << 1),
+        None => {
+            put_varint(out, FLOAT_TAG);
+            out.extend_from_slice(&score.to_le_bytes());
+        }
+    }
+}
+
+fn get_score(buf: &[u8], pos: &mut usize) -> f64 {
+    let v = get_varint(buf, pos);
+    if v == FLOAT_TAG {
+        let mut bytes = [0u8; 8];
+        if let Some(raw) = buf.get(*pos..*pos + 8) {
+            bytes.copy_from_slice(raw);
+        }
+        *pos += 8;
+        return f64::from_le_bytes(bytes);
+    }
+    let zigzag = v >> 1;
+    (((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64)) as f64
+}
+
+/// The encoded size of one entry.
+fn entry_size(member: &[u8], score: f64) -> usize {
+    let mut scratch = Vec::with_capacity(16);
+    put_varint(&mut scratch, member.len() as u64);
+    put_score(&mut scratch, score);
+    scratch.len() + member.len()
+}
+
+/// One decoded entry and where it sits in the buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    pub member: &'a [u8],
+    pub score: f64,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Decodes the entry starting at `pos`.
+fn entry_at(buf: &[u8], start: usize) -> Entry<'_> {
+    let mut pos = start;
+    let len = get_varint(buf, &mut pos) as usize;
+    let member_end = (pos + len).min(buf.len());
+    let member = &buf[pos..member_end];
+    pos = member_end;
+    let score = get_score(buf, &mut pos);
+    Entry {
+        member,
+        score,
+        start,
+        end: pos,
+    }
+}
+
+/// Small sorted set: pairs packed in one buffer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Packed {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Packed {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> PackedIter<'_> {
+        PackedIter {
+            buf: &self.buf,
+            pos: 0,
+        }
+    }
+
+    /// Start offsets of every entry, for walks backwards or from a rank.
+    pub fn offsets(&self) -> Vec<usize> {
+        self.iter().map(|e| e.start).collect()
+    }
+
+    pub fn entry(&self, start: usize) -> Entry<'_> {
+        entry_at(&self.buf, start)
+    }
+
+    /// The entry of `member` and its rank.
+    pub fn find(&self, member: &[u8]) -> Option<(usize, Entry<'_>)> {
+        self.iter().enumerate().find(|(_, e)| e.member == member)
+    }
+
+    /// Inserts a pair whose member is not present, at its place in the order.
+    pub fn insert(&mut self, member: &[u8], score: f64) {
+        let at = self
+            .iter()
+            .find(|e| super::tree::compare(e.score, e.member, score, member).is_gt())
+            .map_or(self.buf.len(), |e| e.start);
+        let mut encoded = Vec::with_capacity(entry_size(member, score));
+        put_varint(&mut encoded, member.len() as u64);
+        encoded.extend_from_slice(member);
+        put_score(&mut encoded, score);
+        self.buf.reserve_exact(encoded.len());
+        self.buf.splice(at..at, encoded);
+        self.len += 1;
+    }
+
+    /// Appends a pair known to sort after every present one (building from sorted
+    /// input).
+    pub fn push_sorted(&mut self, member: &[u8], score: f64) {
+        put_varint(&mut self.buf, member.len() as u64);
+        self.buf.extend_from_slice(member);
+        put_score(&mut self.buf, score);
+        self.len += 1;
+    }
+
+    /// Drops spare capacity once a set is built.
+    pub fn shrink(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
+    /// Removes the entries in bytes `start..end` holding `count` pairs.
+    pub fn remove_span(&mut self, start: usize, end: usize, count: usize) {
+        self.buf.drain(start..end);
+        self.len -= count;
+        if self.buf.capacity() > self.buf.len() + 64 {
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    pub fn memory_usage(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
+/// Walks a [`Packed`] set front to back.
+pub struct PackedIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    type Item = Entry<'a>;
+
+    fn next(&mut self) -> Option<Entry<'a>> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let entry = entry_at(self.buf, self.pos);
+        self.pos = entry.end;
+        Some(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scores of every kind survive the packed form bit for bit.
+    #[test]
+    fn scores_round_trip() {
+        let scores = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            MAX_EXACT_INT,
+            -MAX_EXACT_INT,
+            MAX_EXACT_INT * 2.0,
+            1e300,
+            5e-324,
+            i64::MAX as f64,
+        ];
+        for score in scores {
+            let mut p = Packed::default();
+            p.insert(b"m", score);
+            let e = p.iter().next().expect("one entry");
+            let expected = if score == 0.0 { 0.0 } else { score };
+            assert_eq!(e.score.to_bits(), expected.to_bits(), "{score}");
+            assert_eq!(e.member, b"m");
+        }
+    }
+}
