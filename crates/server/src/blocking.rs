@@ -32,7 +32,8 @@ use crate::errors::{CmdResult, Error};
 use crate::keyspace::shard_of;
 use crate::server::Server;
 
-/// The reply a blocked client gets when its timeout passes (or CLIENT UNBLOCK TIMEOUT).
+/// The reply of a blocking command that finds nothing where it may not block (MULTI,
+/// scripts). A client that really waited and timed out always gets a null array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnTimeout {
     /// BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP: a null array.

@@ -331,8 +331,10 @@ impl Connection {
         *self.client.shared.blocked_on.lock() = None;
         match outcome {
             Outcome::Served(reply) => self.out.raw(&reply),
+            // Redis answers every timed-out list or sorted-set wait with a null array,
+            // BLMOVE's included (its null bulk is only for where it may not block).
             Outcome::TimedOut | Outcome::Unblocked { error: false } | Outcome::Gone => {
-                waiter.on_timeout.write(&mut self.out)
+                self.out.null_array()
             }
             Outcome::Unblocked { error: true } => self
                 .out

@@ -292,10 +292,9 @@ fn bitfield_generic(ctx: &mut Ctx, read_only_command: bool) -> CmdResult {
         }
         Some(highest) => {
             let byte = (highest >> 3) as usize;
-            let ((replies, changes), growth) =
-                with_bits(ctx.keys, key, byte, |buf, growth| {
-                    run_ops(buf, &req.ops, growth.grown)
-                })?;
+            let ((replies, changes), growth) = with_bits(ctx.keys, key, byte, |buf, growth| {
+                run_ops(buf, &req.ops, growth.grown)
+            })?;
             // A created key already counted once.
             for _ in u64::from(growth.created)..changes {
                 ctx.keys.modified(key);

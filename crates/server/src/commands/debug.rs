@@ -184,8 +184,7 @@ fn packed_threshold(ctx: &mut Ctx) -> CmdResult {
 /// Whether Redis would hold this value as one of its shared integers (refcount
 /// INT_MAX in DEBUG OBJECT): 0..9999, unless an LRU/LFU maxmemory policy is active.
 fn is_shared_integer(server: &crate::server::Server, value: &Value) -> bool {
-    let Value::Str(StrValue::Int(n)) = value
-    else {
+    let Value::Str(StrValue::Int(n)) = value else {
         return false;
     };
     let config = &server.config;

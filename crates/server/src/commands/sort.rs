@@ -113,7 +113,11 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let (start, end) = limit_range(options.limit, len as i64);
     let direct = options.dont_sort && !matches!(source, Source::Set);
     let elements = load_elements(ctx, key, &options, direct, start, end);
-    let (start, end) = if direct { (0, end - start) } else { (start, end) };
+    let (start, end) = if direct {
+        (0, end - start)
+    } else {
+        (start, end)
+    };
     let mut items: Vec<Item> = elements
         .into_iter()
         .map(|element| Item {
@@ -126,7 +130,9 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         let conversion_error = weigh(ctx, &options, &mut items);
         sort_items(&mut items, &options);
         if conversion_error {
-            return Err(Error::err("One or more scores can't be converted into double"));
+            return Err(Error::err(
+                "One or more scores can't be converted into double",
+            ));
         }
     }
     let range = if end >= start && start >= 0 {
@@ -147,7 +153,11 @@ fn limit_range(limit: Option<(i64, i64)>, len: i64) -> (i64, i64) {
     let (offset, count) = limit.unwrap_or((0, -1));
     let start = offset.max(0).min(len);
     let count = count.max(-1).min(len);
-    let mut end = if count < 0 { len - 1 } else { start + count - 1 };
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
     let start = if start >= len {
         end = len - 2;
         len - 1
@@ -331,7 +341,12 @@ fn store(ctx: &mut Ctx, options: &Options, items: &[Item], dst: &[u8]) {
             values.push(lookup_by_pattern(ctx, pattern, &item.element).unwrap_or_default());
         }
     }
-    let fill = ctx.server.config.hot.encoding_limits().list_max_listpack_size;
+    let fill = ctx
+        .server
+        .config
+        .hot
+        .encoding_limits()
+        .list_max_listpack_size;
     if values.is_empty() {
         ctx.keys.remove(dst);
     } else {
