@@ -546,14 +546,4 @@ mod tests {
             }
         }
     }
-
-    /// Stand-in until sets land (their `contains`), so sorted-set algebra compiles.
-    pub fn contains(&self, _member: &[u8]) -> bool {
-        false
-    }
-
-    /// Stand-in until sets land (their `iter`, whose items have `to_vec`).
-    pub fn iter(&self) -> std::iter::Empty<Vec<u8>> {
-        std::iter::empty()
-    }
 }
