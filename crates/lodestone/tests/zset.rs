@@ -47,11 +47,7 @@ fn send(c: &mut RawConn, line: &str) -> Vec<u8> {
 fn expect(c: &mut RawConn, cases: &[(&str, &str)]) {
     for (line, reply) in cases {
         let got = send(c, line);
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            *reply,
-            "reply to `{line}`"
-        );
+        assert_eq!(String::from_utf8_lossy(&got), *reply, "reply to `{line}`");
     }
 }
 
@@ -86,10 +82,22 @@ fn zadd_options_and_conflicts() {
             ("ZADD z INCR NX 5 a", "$-1\r\n"),
             ("ZADD z INCR GT -1 a", "$-1\r\n"),
             ("ZADD z XX INCR 1 nope", "$-1\r\n"),
-            ("ZADD z NX XX 1 a", "-ERR XX and NX options at the same time are not compatible\r\n"),
-            ("ZADD z GT LT 1 a", "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n"),
-            ("ZADD z GT NX 1 a", "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n"),
-            ("ZADD z INCR 1 a 2 b", "-ERR INCR option supports a single increment-element pair\r\n"),
+            (
+                "ZADD z NX XX 1 a",
+                "-ERR XX and NX options at the same time are not compatible\r\n",
+            ),
+            (
+                "ZADD z GT LT 1 a",
+                "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n",
+            ),
+            (
+                "ZADD z GT NX 1 a",
+                "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n",
+            ),
+            (
+                "ZADD z INCR 1 a 2 b",
+                "-ERR INCR option supports a single increment-element pair\r\n",
+            ),
             ("ZADD z 1 a 2", "-ERR syntax error\r\n"),
             ("ZADD z NX 1", "-ERR syntax error\r\n"),
             ("ZADD z 1 a x b", "-ERR value is not a valid float\r\n"),
@@ -112,10 +120,19 @@ fn nan_is_rejected() {
             ("ZADD z nan a", "-ERR value is not a valid float\r\n"),
             ("ZINCRBY z nan a", "-ERR value is not a valid float\r\n"),
             ("ZADD z inf a", ":1\r\n"),
-            ("ZINCRBY z -inf a", "-ERR resulting score is not a number (NaN)\r\n"),
-            ("ZADD z INCR -inf a", "-ERR resulting score is not a number (NaN)\r\n"),
+            (
+                "ZINCRBY z -inf a",
+                "-ERR resulting score is not a number (NaN)\r\n",
+            ),
+            (
+                "ZADD z INCR -inf a",
+                "-ERR resulting score is not a number (NaN)\r\n",
+            ),
             ("ZSCORE z a", "$3\r\ninf\r\n"),
-            ("ZRANGEBYSCORE z nan 1", "-ERR min or max is not a float\r\n"),
+            (
+                "ZRANGEBYSCORE z nan 1",
+                "-ERR min or max is not a float\r\n",
+            ),
         ],
     );
 }
@@ -129,7 +146,10 @@ fn scores_print_with_17_digits() {
     expect(
         &mut c,
         &[
-            ("ZADD z 0.1 a 1e300 b -inf c 5e-324 d 123456789012345678 e 10.50 f", ":6\r\n"),
+            (
+                "ZADD z 0.1 a 1e300 b -inf c 5e-324 d 123456789012345678 e 10.50 f",
+                ":6\r\n",
+            ),
             ("ZSCORE z a", "$19\r\n0.10000000000000001\r\n"),
             ("ZSCORE z b", "$23\r\n1.0000000000000001e+300\r\n"),
             ("ZSCORE z c", "$4\r\n-inf\r\n"),
@@ -184,13 +204,25 @@ fn lex_ranges() {
         &mut c,
         &[
             ("ZRANGEBYLEX l [b (d", &bulks(&["b", "c"])),
-            ("ZRANGEBYLEX l - (b", "*3\r\n$0\r\n\r\n$1\r\na\r\n$3\r\na\x00b\r\n"),
+            (
+                "ZRANGEBYLEX l - (b",
+                "*3\r\n$0\r\n\r\n$1\r\na\r\n$3\r\na\x00b\r\n",
+            ),
             ("ZREVRANGEBYLEX l + (c LIMIT 0 1", &bulks(&["d"])),
             ("ZLEXCOUNT l (a\\x00b +", ":3\r\n"),
             ("ZLEXCOUNT l + -", ":0\r\n"),
-            ("ZRANGEBYLEX l a +", "-ERR min or max not valid string range item\r\n"),
-            ("ZRANGEBYLEX l ''  +", "-ERR min or max not valid string range item\r\n"),
-            ("ZLEXCOUNT l -x +", "-ERR min or max not valid string range item\r\n"),
+            (
+                "ZRANGEBYLEX l a +",
+                "-ERR min or max not valid string range item\r\n",
+            ),
+            (
+                "ZRANGEBYLEX l ''  +",
+                "-ERR min or max not valid string range item\r\n",
+            ),
+            (
+                "ZLEXCOUNT l -x +",
+                "-ERR min or max not valid string range item\r\n",
+            ),
             ("ZREMRANGEBYLEX l [a [b", ":3\r\n"),
             ("ZRANGE l 0 -1", "*3\r\n$0\r\n\r\n$1\r\nc\r\n$1\r\nd\r\n"),
         ],
@@ -214,7 +246,10 @@ fn ranks_and_rank_ranges() {
             ("ZRANK z c", ":2\r\n"),
             ("ZREVRANK z c", ":2\r\n"),
             ("ZRANK z nope", "$-1\r\n"),
-            ("ZRANGE z x 1", "-ERR value is not an integer or out of range\r\n"),
+            (
+                "ZRANGE z x 1",
+                "-ERR value is not an integer or out of range\r\n",
+            ),
             ("ZREMRANGEBYRANK z -2 100", ":2\r\n"),
             ("ZREMRANGEBYRANK z 5 10", ":0\r\n"),
             ("ZRANGE z 0 -1", &bulks(&["a", "b", "c"])),
@@ -251,7 +286,11 @@ fn wrong_type_and_missing_keys() {
         "ZSCAN s 0",
         "BZPOPMIN s 1",
     ] {
-        assert_eq!(String::from_utf8_lossy(&send(&mut c, line)), WRONGTYPE, "{line}");
+        assert_eq!(
+            String::from_utf8_lossy(&send(&mut c, line)),
+            WRONGTYPE,
+            "{line}"
+        );
     }
     expect(
         &mut c,
@@ -309,12 +348,18 @@ fn resp3_shapes() {
             ("ZSCORE z nope", "_\r\n"),
             ("ZADD z INCR 1 a", ",2\r\n"),
             ("ZRANGE z 0 0 WITHSCORES", "*1\r\n*2\r\n$1\r\na\r\n,2\r\n"),
-            ("ZUNION 1 z WITHSCORES", "*3\r\n*2\r\n$1\r\na\r\n,2\r\n*2\r\n$1\r\nb\r\n,2.5\r\n*2\r\n$1\r\nc\r\n,inf\r\n"),
+            (
+                "ZUNION 1 z WITHSCORES",
+                "*3\r\n*2\r\n$1\r\na\r\n,2\r\n*2\r\n$1\r\nb\r\n,2.5\r\n*2\r\n$1\r\nc\r\n,inf\r\n",
+            ),
             ("ZRANDMEMBER z 1 WITHSCORES", ""),
             ("ZPOPMIN z", "*2\r\n$1\r\na\r\n,2\r\n"),
             ("ZPOPMIN z 1", "*1\r\n*2\r\n$1\r\nb\r\n,2.5\r\n"),
             ("ZADD z 1 a", ":1\r\n"),
-            ("ZMPOP 1 z MAX", "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nc\r\n,inf\r\n"),
+            (
+                "ZMPOP 1 z MAX",
+                "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nc\r\n,inf\r\n",
+            ),
             ("BZPOPMIN z 1", "*3\r\n$1\r\nz\r\n$1\r\na\r\n,1\r\n"),
             ("ZMPOP 1 z MIN", "_\r\n"),
         ]
@@ -389,8 +434,14 @@ fn encodings_answer_alike() {
     send(&mut c, "ZADD z 1 a 2 b 3 c 4 d 5 e -1.5 neg inf top");
     assert_eq!(send(&mut c, "OBJECT ENCODING z"), b"$8\r\nlistpack\r\n");
     let before: Vec<Vec<u8>> = reads.iter().map(|r| send(&mut c, r)).collect();
-    send(&mut c, "ZADD z 3 this-member-is-longer-than-sixty-four-bytes-so-the-set-must-convert");
-    send(&mut c, "ZREM z this-member-is-longer-than-sixty-four-bytes-so-the-set-must-convert");
+    send(
+        &mut c,
+        "ZADD z 3 this-member-is-longer-than-sixty-four-bytes-so-the-set-must-convert",
+    );
+    send(
+        &mut c,
+        "ZREM z this-member-is-longer-than-sixty-four-bytes-so-the-set-must-convert",
+    );
     assert_eq!(send(&mut c, "OBJECT ENCODING z"), b"$8\r\nskiplist\r\n");
     let after: Vec<Vec<u8>> = reads.iter().map(|r| send(&mut c, r)).collect();
     assert_eq!(before, after);
@@ -409,15 +460,27 @@ fn pops() {
             ("ZPOPMIN p", &bulks(&["a", "1"])),
             ("ZPOPMAX p 2", &bulks(&["d", "4", "c", "3"])),
             ("ZPOPMIN p 0", "*0\r\n"),
-            ("ZPOPMIN p -1", "-ERR value is out of range, must be positive\r\n"),
+            (
+                "ZPOPMIN p -1",
+                "-ERR value is out of range, must be positive\r\n",
+            ),
             ("ZPOPMIN p 1 2", "-ERR syntax error\r\n"),
             ("ZMPOP 0 p MIN", "-ERR numkeys should be greater than 0\r\n"),
             ("ZMPOP 1 p MIDDLE", "-ERR syntax error\r\n"),
-            ("ZMPOP 1 p MIN COUNT 0", "-ERR count should be greater than 0\r\n"),
+            (
+                "ZMPOP 1 p MIN COUNT 0",
+                "-ERR count should be greater than 0\r\n",
+            ),
             ("ZMPOP 1 p MIN COUNT 1 COUNT 1", "-ERR syntax error\r\n"),
-            ("BZMPOP 1 0 p MIN", "-ERR numkeys should be greater than 0\r\n"),
+            (
+                "BZMPOP 1 0 p MIN",
+                "-ERR numkeys should be greater than 0\r\n",
+            ),
             ("BZPOPMIN p -1", "-ERR timeout is negative\r\n"),
-            ("ZMPOP 2 none p MIN COUNT 10", "*2\r\n$1\r\np\r\n*1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+            (
+                "ZMPOP 2 none p MIN COUNT 10",
+                "*2\r\n$1\r\np\r\n*1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n",
+            ),
             ("EXISTS p", ":0\r\n"),
         ],
     );
@@ -425,8 +488,14 @@ fn pops() {
     expect(
         &mut c,
         &[
-            ("BZPOPMAX none p 0", "*3\r\n$1\r\np\r\n$1\r\nb\r\n$1\r\n2\r\n"),
-            ("BZMPOP 0 1 p MIN COUNT 5", "*2\r\n$1\r\np\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+            (
+                "BZPOPMAX none p 0",
+                "*3\r\n$1\r\np\r\n$1\r\nb\r\n$1\r\n2\r\n",
+            ),
+            (
+                "BZMPOP 0 1 p MIN COUNT 5",
+                "*2\r\n$1\r\np\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+            ),
             ("EXISTS p", ":0\r\n"),
         ],
     );
@@ -443,17 +512,41 @@ fn algebra() {
     expect(
         &mut c,
         &[
-            ("ZUNION 2 a b WITHSCORES", &bulks(&["w", "-inf", "x", "1", "y", "12", "z", "inf"])),
-            ("ZUNION 2 a b WEIGHTS 0 1 WITHSCORES", &bulks(&["w", "-inf", "x", "0", "y", "10", "z", "20"])),
-            ("ZINTER 2 a b AGGREGATE MIN WITHSCORES", &bulks(&["y", "2", "z", "20"])),
-            ("ZINTER 2 a b WEIGHTS 1 -1 WITHSCORES", &bulks(&["y", "-8", "z", "inf"])),
+            (
+                "ZUNION 2 a b WITHSCORES",
+                &bulks(&["w", "-inf", "x", "1", "y", "12", "z", "inf"]),
+            ),
+            (
+                "ZUNION 2 a b WEIGHTS 0 1 WITHSCORES",
+                &bulks(&["w", "-inf", "x", "0", "y", "10", "z", "20"]),
+            ),
+            (
+                "ZINTER 2 a b AGGREGATE MIN WITHSCORES",
+                &bulks(&["y", "2", "z", "20"]),
+            ),
+            (
+                "ZINTER 2 a b WEIGHTS 1 -1 WITHSCORES",
+                &bulks(&["y", "-8", "z", "inf"]),
+            ),
             ("ZDIFF 2 b a WITHSCORES", &bulks(&["w", "-inf"])),
             ("ZINTERCARD 2 a b LIMIT 1", ":1\r\n"),
-            ("ZINTERCARD 2 a b LIMIT -1", "-ERR LIMIT can't be negative\r\n"),
-            ("ZUNION 0 a", "-ERR at least 1 input key is needed for 'zunion' command\r\n"),
-            ("ZUNIONSTORE d 0 a", "-ERR at least 1 input key is needed for 'zunionstore' command\r\n"),
+            (
+                "ZINTERCARD 2 a b LIMIT -1",
+                "-ERR LIMIT can't be negative\r\n",
+            ),
+            (
+                "ZUNION 0 a",
+                "-ERR at least 1 input key is needed for 'zunion' command\r\n",
+            ),
+            (
+                "ZUNIONSTORE d 0 a",
+                "-ERR at least 1 input key is needed for 'zunionstore' command\r\n",
+            ),
             ("ZUNION 3 a b", "-ERR syntax error\r\n"),
-            ("ZUNION 2 a b WEIGHTS 1 x", "-ERR weight value is not a float\r\n"),
+            (
+                "ZUNION 2 a b WEIGHTS 1 x",
+                "-ERR weight value is not a float\r\n",
+            ),
             ("ZUNION 2 a b AGGREGATE avg", "-ERR syntax error\r\n"),
             ("ZDIFF 2 a b WEIGHTS 1 1", "-ERR syntax error\r\n"),
             ("ZUNIONSTORE d 2 a b WITHSCORES", "-ERR syntax error\r\n"),
@@ -477,8 +570,14 @@ fn sets_as_algebra_inputs() {
     expect(
         &mut c,
         &[
-            ("ZUNION 2 s z WITHSCORES", &bulks(&["q", "1", "x", "6", "y", "7"])),
-            ("ZINTER 2 s z WEIGHTS 2 1 WITHSCORES", &bulks(&["x", "7", "y", "8"])),
+            (
+                "ZUNION 2 s z WITHSCORES",
+                &bulks(&["q", "1", "x", "6", "y", "7"]),
+            ),
+            (
+                "ZINTER 2 s z WEIGHTS 2 1 WITHSCORES",
+                &bulks(&["x", "7", "y", "8"]),
+            ),
             ("ZDIFF 2 s z", &bulks(&["q"])),
         ],
     );
@@ -577,7 +676,10 @@ fn rank_on_a_million_members() {
             ("ZRANK big member:0", ":0\r\n"),
             ("ZRANK big member:765432", ":765432\r\n"),
             ("ZREVRANK big member:765432", ":234567\r\n"),
-            ("ZRANGE big 500000 500000 WITHSCORES", &bulks(&["member:500000", "500000"])),
+            (
+                "ZRANGE big 500000 500000 WITHSCORES",
+                &bulks(&["member:500000", "500000"]),
+            ),
             ("ZCOUNT big (1000 2000", ":1000\r\n"),
             ("OBJECT ENCODING big", "$8\r\nskiplist\r\n"),
         ],

@@ -78,7 +78,7 @@ fn parse_add_options(ctx: &Ctx, incr: bool) -> Result<(AddFlags, bool, usize), E
             "XX and NX options at the same time are not compatible",
         ));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(Error::err(
             "GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -798,7 +798,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::Syntax);
     }
     let withscores = cmd.len() == 4;
-    if withscores && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(Error::err("value is out of range"));
     }
     let Some(z) = ctx.keys.read_zset(cmd.arg(1))? else {
