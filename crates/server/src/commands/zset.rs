@@ -801,12 +801,29 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(Error::err("value is out of range"));
     }
+    let max_reply = super::string::max_string_len(ctx);
     let Some(z) = ctx.keys.read_zset(cmd.arg(1))? else {
         ctx.out.array(0);
         return Ok(());
     };
+    if count < 0 && repeats_too_big(z, count.unsigned_abs(), withscores, max_reply) {
+        return Err(Error::err("value is out of range"));
+    }
     random_members(ctx.out, z, count, withscores);
     Ok(())
+}
+
+/// Whether a ZRANDMEMBER reply with `count` repeats could outgrow `proto-max-bulk-len`.
+/// Redis streams such a reply until the client's output limit closes it; ours is built
+/// in memory first, so a claimed count must not decide how much we allocate.
+fn repeats_too_big(z: &ZSetValue, count: u64, withscores: bool, max_reply: i64) -> bool {
+    const SMALL: u64 = 100_000;
+    if count <= SMALL {
+        return false;
+    }
+    let longest = z.iter().map(|(m, _)| m.len()).max().unwrap_or(0) as u64;
+    let per_item = longest + 16 + if withscores { 32 } else { 0 };
+    count.saturating_mul(per_item) > max_reply.max(0) as u64
 }
 
 /// ZRANDMEMBER with a count: with repeats (negative count, or 1), the whole set in
