@@ -685,3 +685,30 @@ fn rank_on_a_million_members() {
         ],
     );
 }
+
+/// A huge repeat count is refused instead of building a reply larger than
+/// `proto-max-bulk-len` in memory (Redis would stream it until the client is cut off).
+#[test]
+fn huge_zrandmember_repeats_are_refused() {
+    if std::env::var_os("ZSET_TESTS_ON_REDIS").is_some() {
+        return; // redis-server streams such a reply for a very long time
+    }
+    let server = start();
+    let mut c = server.raw();
+    send(&mut c, "ZADD z 1 a");
+    expect(
+        &mut c,
+        &[
+            (
+                "ZRANDMEMBER z -9223372036854775807",
+                "-ERR value is out of range\r\n",
+            ),
+            (
+                "ZRANDMEMBER z -100000000 WITHSCORES",
+                "-ERR value is out of range\r\n",
+            ),
+        ],
+    );
+    let reply = send(&mut c, "ZRANDMEMBER z -1000");
+    assert!(reply.starts_with(b"*1000\r\n"));
+}

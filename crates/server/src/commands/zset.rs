@@ -78,7 +78,7 @@ fn parse_add_options(ctx: &Ctx, incr: bool) -> Result<(AddFlags, bool, usize), E
             "XX and NX options at the same time are not compatible",
         ));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
         return Err(Error::err(
             "GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -798,15 +798,32 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::Syntax);
     }
     let withscores = cmd.len() == 4;
-    if withscores && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(Error::err("value is out of range"));
     }
+    let max_reply = super::string::max_string_len(ctx);
     let Some(z) = ctx.keys.read_zset(cmd.arg(1))? else {
         ctx.out.array(0);
         return Ok(());
     };
+    if count < 0 && repeats_too_big(z, count.unsigned_abs(), withscores, max_reply) {
+        return Err(Error::err("value is out of range"));
+    }
     random_members(ctx.out, z, count, withscores);
     Ok(())
+}
+
+/// Whether a ZRANDMEMBER reply with `count` repeats could outgrow `proto-max-bulk-len`.
+/// Redis streams such a reply until the client's output limit closes it; ours is built
+/// in memory first, so a claimed count must not decide how much we allocate.
+fn repeats_too_big(z: &ZSetValue, count: u64, withscores: bool, max_reply: i64) -> bool {
+    const SMALL: u64 = 100_000;
+    if count <= SMALL {
+        return false;
+    }
+    let longest = z.iter().map(|(m, _)| m.len()).max().unwrap_or(0) as u64;
+    let per_item = longest + 16 + if withscores { 32 } else { 0 };
+    count.saturating_mul(per_item) > max_reply.max(0) as u64
 }
 
 /// ZRANDMEMBER with a count: with repeats (negative count, or 1), the whole set in

@@ -152,7 +152,7 @@ pub fn algebra(ctx: &mut Ctx, call: AlgebraCall) -> CmdResult {
         store_result(ctx, cmd.arg(1), pairs);
     } else {
         let mut pairs = pairs;
-        pairs.sort_by(|a, b| compare_pairs(a, b));
+        pairs.sort_by(compare_pairs);
         reply_pairs(ctx.out, &pairs, options.withscores);
     }
     Ok(())
