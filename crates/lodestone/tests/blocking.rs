@@ -93,6 +93,10 @@ fn timeouts_follow_redis() {
         b"-ERR timeout is negative\r\n"
     );
     assert_eq!(
+        c.cmd(&["BLPOP", "none", "1e100"]),
+        b"-ERR timeout is negative\r\n"
+    );
+    assert_eq!(
         c.cmd(&["BLPOP", "none", "abc"]),
         b"-ERR timeout is not a float or out of range\r\n"
     );

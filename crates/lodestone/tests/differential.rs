@@ -120,10 +120,6 @@ enum Norm {
     /// Non-negative integers may differ by this much (the clock moves between the
     /// two servers).
     Tolerance(i64),
-    /// A null bulk and a null array are the same reply. For BLMOVE/BRPOPLPUSH timing
-    /// out: Redis sends `*-1` after a real wait but `$-1` where it may not block; until
-    /// `blocking::block` parks clients, lodestone answers at once with the latter.
-    AnyNull,
     /// A SCAN-style `[cursor, elements]` reply: when both cursors are 0 the elements
     /// are compared sorted; otherwise (a hash-table walk, whose steps differ between
     /// servers) only the shape is.
@@ -175,8 +171,6 @@ const NONDETERMINISTIC: &[(&str, Norm)] = &[
     ("PTTL", Norm::Tolerance(1000)), // milliseconds left move with the clock
     ("EXPIRETIME", Norm::Tolerance(1)), // relative TTLs become absolute per server
     ("PEXPIRETIME", Norm::Tolerance(1000)),
-    ("BLMOVE", Norm::AnyNull), // timeout reply (see Norm::AnyNull)
-    ("BRPOPLPUSH", Norm::AnyNull),
     // hashes and sets: hashtable encodings iterate in table order
     ("HGETALL", Norm::SortedPairs),
     ("HKEYS", Norm::Sorted),
@@ -632,7 +626,6 @@ fn normalise(norm: Norm, reply: &mut Reply) {
         | Norm::Skip
         | Norm::TypeOnly
         | Norm::Tolerance(_)
-        | Norm::AnyNull
         | Norm::Scan
         | Norm::Length
         | Norm::SortStaleErrno => {}
@@ -654,10 +647,6 @@ fn same_reply(norm: Option<Norm>, redis: &[u8], lodestone: &[u8]) -> bool {
     };
     if let Norm::TypeOnly = norm {
         return redis.first() == lodestone.first();
-    }
-    if let Norm::AnyNull = norm {
-        let is_null = |r: &[u8]| r == b"*-1\r\n" || r == b"$-1\r\n";
-        return is_null(redis) && is_null(lodestone);
     }
     if let Norm::Length = norm {
         let aggregate = matches!(redis.first(), Some(b'*' | b'~' | b'%'));

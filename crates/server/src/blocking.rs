@@ -58,7 +58,9 @@ pub fn parse_timeout(ctx: &Ctx, index: usize) -> Result<Option<i64>, Error> {
         .filter(|s| !s.is_nan())
         .ok_or_else(|| Error::err("timeout is not a float or out of range"))?;
     let ms = (seconds * 1000.0).ceil();
-    if ms < 0.0 {
+    // Redis converts to a C long long: past its range (1e100, inf) the value wraps to
+    // a negative one, so Redis calls such timeouts negative too.
+    if ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 {
         return Err(Error::err("timeout is negative"));
     }
     if ms == 0.0 {
