@@ -60,7 +60,7 @@ pub fn parse_timeout(ctx: &Ctx, index: usize) -> Result<Option<i64>, Error> {
     let ms = (seconds * 1000.0).ceil();
     // Redis converts to a C long long: past its range (1e100, inf) the value wraps to
     // a negative one, so Redis calls such timeouts negative too.
-    if ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 {
+    if !(0.0..i64::MAX as f64).contains(&ms) {
         return Err(Error::err("timeout is negative"));
     }
     if ms == 0.0 {

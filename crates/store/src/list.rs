@@ -102,11 +102,19 @@ impl Node {
 /// A list value.
 #[derive(Clone, Debug)]
 pub struct ListValue {
-    nodes: VecDeque<Node>,
-    len: usize,
-    /// `list-max-listpack-size` when the list was created, clamped to -5..=32768.
-    fill: i32,
+    /// Boxed: the list then takes 16 bytes inside `Value`, which keeps `Value` (and so
+    /// every key of any type) as small as a string value; the extra allocation is one
+    /// per list, next to its node buffers.
+    #[allow(clippy::box_collection)]
+    nodes: Box<VecDeque<Node>>,
+    /// The element count (low 48 bits) and, above it, `list-max-listpack-size` when the
+    /// list was created (clamped to -5..=32768, stored plus 5), in one word.
+    len_fill: u64,
 }
+
+/// The element count's bits in `len_fill`: 2^48 elements is far past any memory.
+const LEN_BITS: u32 = 48;
+const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
 
 impl Default for ListValue {
     fn default() -> ListValue {
@@ -117,7 +125,7 @@ impl Default for ListValue {
 impl PartialEq for ListValue {
     /// Lists are equal when their elements are; node layout is not part of the value.
     fn eq(&self, other: &ListValue) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -125,9 +133,8 @@ impl ListValue {
     /// An empty list whose nodes follow `list-max-listpack-size` = `fill`.
     pub fn new(fill: i64) -> ListValue {
         ListValue {
-            nodes: VecDeque::new(),
-            len: 0,
-            fill: fill.clamp(-5, MAX_FILL) as i32,
+            nodes: Box::default(),
+            len_fill: ((fill.clamp(-5, MAX_FILL) + 5) as u64) << LEN_BITS,
         }
     }
 
@@ -141,11 +148,20 @@ impl ListValue {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        (self.len_fill & LEN_MASK) as usize
+    }
+
+    fn set_len(&mut self, len: usize) {
+        self.len_fill = (self.len_fill & !LEN_MASK) | len as u64;
+    }
+
+    /// The fill fixed at creation (see `len_fill`).
+    fn fill_i32(&self) -> i32 {
+        (self.len_fill >> LEN_BITS) as i32 - 5
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The name OBJECT ENCODING gives: Redis 7.0 lists are always quicklists.
@@ -155,7 +171,7 @@ impl ListValue {
 
     /// The node bound this list was created with.
     pub fn fill(&self) -> i64 {
-        i64::from(self.fill)
+        i64::from(self.fill_i32())
     }
 
     /// Number of packed nodes (tests and DEBUG).
@@ -173,8 +189,8 @@ impl ListValue {
 
     /// The most bytes a node may hold.
     fn limit_bytes(&self) -> usize {
-        if self.fill < 0 {
-            NODE_BYTES[(-self.fill) as usize - 1]
+        if self.fill_i32() < 0 {
+            NODE_BYTES[(-self.fill_i32()) as usize - 1]
         } else {
             SAFETY_LIMIT_BYTES
         }
@@ -182,7 +198,7 @@ impl ListValue {
 
     /// Whether a node of `bytes` bytes and `count` entries respects the fill.
     fn fits(&self, bytes: usize, count: usize) -> bool {
-        bytes <= self.limit_bytes() && (self.fill < 0 || count <= self.fill as usize)
+        bytes <= self.limit_bytes() && (self.fill_i32() < 0 || count <= self.fill_i32() as usize)
     }
 
     /// Whether `node` can take one more entry of `extra` bytes.
@@ -203,7 +219,7 @@ impl ListValue {
         if let Some(node) = self.nodes.front_mut() {
             node.insert(0, &entry, limit);
         }
-        self.len += 1;
+        self.set_len(self.len() + 1);
     }
 
     pub fn push_back(&mut self, value: &[u8]) {
@@ -220,7 +236,7 @@ impl ListValue {
             let end = node.buf.len();
             node.insert(end, &entry, limit);
         }
-        self.len += 1;
+        self.set_len(self.len() + 1);
     }
 
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {
@@ -244,7 +260,7 @@ impl ListValue {
 
     /// Bookkeeping after one entry left node `index`: drops the node if empty.
     fn after_removal(&mut self, index: usize) {
-        self.len -= 1;
+        self.set_len(self.len() - 1);
         if self.nodes[index].count == 0 {
             self.nodes.remove(index);
         }
@@ -253,11 +269,11 @@ impl ListValue {
     /// The node holding element `index` and the entry's offset in it. Whole nodes are
     /// skipped by count, from the nearer end of the list.
     fn locate(&self, index: usize) -> Option<(usize, usize)> {
-        if index >= self.len {
+        if index >= self.len() {
             return None;
         }
         let mut rest = index;
-        if index < self.len / 2 {
+        if index < self.len() / 2 {
             for (n, node) in self.nodes.iter().enumerate() {
                 if rest < node.count() {
                     return Some((n, node.offset_of(rest)));
@@ -265,7 +281,7 @@ impl ListValue {
                 rest -= node.count();
             }
         } else {
-            rest = self.len - 1 - index;
+            rest = self.len() - 1 - index;
             for (n, node) in self.nodes.iter().enumerate().rev() {
                 if rest < node.count() {
                     return Some((n, node.offset_of(node.count() - 1 - rest)));
@@ -289,7 +305,7 @@ impl ListValue {
 
     /// A Redis index (negative from the tail) as a position, if it is inside the list.
     pub fn resolve(&self, index: i64) -> Option<usize> {
-        let len = self.len as i64;
+        let len = self.len() as i64;
         let index = if index < 0 {
             len.checked_add(index)?
         } else {
@@ -315,7 +331,7 @@ impl ListValue {
 
     /// Inserts `value` so that it becomes element `index` (`index == len` appends).
     pub fn insert(&mut self, index: usize, value: &[u8]) {
-        if index >= self.len {
+        if index >= self.len() {
             return self.push_back(value);
         }
         if index == 0 {
@@ -336,7 +352,7 @@ impl ListValue {
             self.nodes[n].insert(at, &entry, limit);
             self.split_if_needed(n);
         }
-        self.len += 1;
+        self.set_len(self.len() + 1);
     }
 
     /// Splits node `n` in two at its middle byte while it breaks the fill (an insert or
@@ -366,8 +382,8 @@ impl ListValue {
 
     /// Removes the first `n` elements (all if `n >= len`).
     pub fn drop_front(&mut self, mut n: usize) {
-        n = n.min(self.len);
-        self.len -= n;
+        n = n.min(self.len());
+        self.set_len(self.len() - n);
         while n > 0 {
             let Some(node) = self.nodes.front_mut() else {
                 break;
@@ -385,8 +401,8 @@ impl ListValue {
 
     /// Removes the last `n` elements (all if `n >= len`).
     pub fn drop_back(&mut self, mut n: usize) {
-        n = n.min(self.len);
-        self.len -= n;
+        n = n.min(self.len());
+        self.set_len(self.len() - n);
         while n > 0 {
             let Some(node) = self.nodes.back_mut() else {
                 break;
@@ -427,7 +443,7 @@ impl ListValue {
                 break;
             }
         }
-        self.len -= removed;
+        self.set_len(self.len() - removed);
         if removed > 0 {
             self.compact();
         }
@@ -438,7 +454,7 @@ impl ListValue {
     /// middle left nodes small.
     fn compact(&mut self) {
         let mut nodes: VecDeque<Node> = VecDeque::with_capacity(self.nodes.len());
-        for node in std::mem::take(&mut self.nodes) {
+        for node in std::mem::take(&mut *self.nodes) {
             if node.count == 0 {
                 continue;
             }
@@ -451,7 +467,7 @@ impl ListValue {
             }
             nodes.push_back(node);
         }
-        self.nodes = nodes;
+        *self.nodes = nodes;
     }
 
     /// Elements from head to tail (reversible with `.rev()`).
@@ -464,7 +480,7 @@ impl ListValue {
             nodes: &self.nodes,
             front: (0, 0),
             back,
-            remaining: self.len,
+            remaining: self.len(),
         }
     }
 
@@ -473,7 +489,7 @@ impl ListValue {
         let mut iter = self.iter();
         if let Some(front) = self.locate(index) {
             iter.front = front;
-            iter.remaining = self.len - index;
+            iter.remaining = self.len() - index;
         } else {
             iter.remaining = 0;
         }
@@ -484,8 +500,8 @@ impl ListValue {
     #[cfg(test)]
     fn check(&self) {
         let total: usize = self.nodes.iter().map(Node::count).sum();
-        assert_eq!(total, self.len);
-        for node in &self.nodes {
+        assert_eq!(total, self.len());
+        for node in self.nodes.iter() {
             assert!(node.count > 0, "empty node");
             let mut at = 0;
             for _ in 0..node.count {
@@ -497,7 +513,7 @@ impl ListValue {
                 "overfull node: {} bytes, {} entries, fill {}",
                 node.buf.len(),
                 node.count,
-                self.fill
+                self.fill_i32()
             );
         }
     }

@@ -180,3 +180,16 @@ mod tests {
         assert_eq!(StrValue::Int(-120).len(), 4);
     }
 }
+
+#[cfg(test)]
+mod layout {
+    /// Every key pays for the largest variant: keep `Value` as small as a string.
+    #[test]
+    fn value_is_no_larger_than_a_string() {
+        assert_eq!(
+            std::mem::size_of::<super::Value>(),
+            std::mem::size_of::<super::StrValue>()
+        );
+        assert!(std::mem::size_of::<crate::Entry>() <= 56);
+    }
+}

@@ -136,7 +136,7 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
         ctx.keys.dirty += deleted - 1;
     }
     if emptied {
-        remove_emptied(&mut ctx.keys, key);
+        remove_emptied(ctx.keys, key);
     }
     ctx.out.integer(deleted as i64);
     Ok(())
@@ -216,7 +216,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     let emptied = set.is_empty();
     ctx.keys.modified(src);
     if emptied {
-        remove_emptied(&mut ctx.keys, src);
+        remove_emptied(ctx.keys, src);
     }
     let limits = ctx.server.config.hot.encoding_limits();
     match ctx.keys.write_set(dst)? {
@@ -338,7 +338,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     let emptied = set.is_empty();
     ctx.keys.modified(key);
     if emptied {
-        remove_emptied(&mut ctx.keys, key);
+        remove_emptied(ctx.keys, key);
     }
     ctx.keys
         .propagate_as(vec![b"SREM".to_vec(), key.to_vec(), member.clone()]);
@@ -453,7 +453,7 @@ fn intersection(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, Error> {
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by_key(|&i| sizes[i]);
     let first = keys[order[0]];
-    let mut candidates: Vec<Vec<u8>> = match stored_set(&mut ctx.keys, first) {
+    let mut candidates: Vec<Vec<u8>> = match stored_set(ctx.keys, first) {
         Some(set) => set.iter().map(|m| m.to_vec()).collect(),
         None => return Ok(Vec::new()),
     };
@@ -464,7 +464,7 @@ fn intersection(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, Error> {
         if keys[i] == first {
             continue;
         }
-        match stored_set(&mut ctx.keys, keys[i]) {
+        match stored_set(ctx.keys, keys[i]) {
             Some(set) => candidates.retain(|m| set.contains(m)),
             None => candidates.clear(),
         }
@@ -478,7 +478,7 @@ fn union(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<SetValue, Error> {
     let limits = ctx.server.config.hot.encoding_limits();
     let mut result = SetValue::new();
     for key in keys {
-        if let Some(set) = stored_set(&mut ctx.keys, key) {
+        if let Some(set) = stored_set(ctx.keys, key) {
             for member in set.iter() {
                 result.add(&member.to_bytes(), &limits);
             }
@@ -502,13 +502,13 @@ fn difference(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<SetValue, Error> {
     let existing = sizes.iter().flatten();
     let subtract_work = existing.clone().count() * first_size / 2;
     let rebuild_work: usize = existing.sum();
-    let first: Vec<Vec<u8>> = stored_set(&mut ctx.keys, keys[0])
+    let first: Vec<Vec<u8>> = stored_set(ctx.keys, keys[0])
         .map(|s| s.iter().map(|m| m.to_vec()).collect())
         .unwrap_or_default();
     if subtract_work <= rebuild_work {
         let mut survivors = first;
         for key in &keys[1..] {
-            if let Some(set) = stored_set(&mut ctx.keys, key) {
+            if let Some(set) = stored_set(ctx.keys, key) {
                 survivors.retain(|m| !set.contains(m));
             }
         }
@@ -522,7 +522,7 @@ fn difference(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<SetValue, Error> {
         if result.is_empty() {
             break;
         }
-        if let Some(set) = stored_set(&mut ctx.keys, key) {
+        if let Some(set) = stored_set(ctx.keys, key) {
             for member in set.iter() {
                 result.remove(&member.to_bytes());
             }
