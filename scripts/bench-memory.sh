@@ -7,7 +7,8 @@
 # Data sets (the issue's): one list of 1,000,000 short elements; 100,000 hashes of 10
 # fields; 10,000 sorted sets of 100 members. Each data set is loaded into a fresh pair
 # of servers (lodestone --threads 1 and redis-server, no persistence) through
-# `redis-cli --pipe`; the figure is RSS after loading minus RSS of the empty server.
+# `redis-cli --pipe`. Two figures per server: RSS growth (after loading minus the empty
+# server: what the data costs) and total RSS after loading (what the machine sees).
 # --record appends the table to docs/BENCHMARKS.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -53,7 +54,7 @@ with open(path, "wb") as f:
 PY
 }
 
-# Loads a data set into a fresh server; prints "rss_growth_kb encoding".
+# Loads a data set into a fresh server; prints "rss_growth_kb rss_total_kb encoding".
 measure() {
     local variant=$1 file=$2 probe_key=$3 port dir pid before after
     port=$(free_port)
@@ -69,7 +70,7 @@ measure() {
     before=$(rss_kb "$pid")
     redis-cli -p "$port" --pipe < "$file" > "$dir/pipe.log"
     after=$(rss_kb "$pid")
-    echo "$((after - before)) $(redis-cli -p "$port" OBJECT ENCODING "$probe_key")"
+    echo "$((after - before)) $after $(redis-cli -p "$port" OBJECT ENCODING "$probe_key")"
     stop_pid "$pid"
 }
 
@@ -77,8 +78,8 @@ main() {
     LODESTONE=$(build_lodestone release)
     local table="$OUT/table.md" set file elements key l r
     {
-        echo "| data set | elements | lodestone RSS growth | redis RSS growth | bytes/element lodestone | bytes/element redis | ratio | encodings (lodestone / redis) |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---|"
+        echo "| data set | elements | RSS growth lodestone | RSS growth redis | growth ratio | bytes/element lodestone | bytes/element redis | total RSS lodestone | total RSS redis | total ratio | encodings (lodestone / redis) |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     } > "$table"
     for set in list hashes zsets; do
         file="$OUT/$set.resp"
@@ -88,11 +89,13 @@ main() {
             hashes) elements=1000000; key=hash:0 ;;
             zsets) elements=1000000; key=zset:0 ;;
         esac
-        read -r l lenc <<< "$(measure lodestone "$file" "$key")"
-        read -r r renc <<< "$(measure redis "$file" "$key")"
-        awk -v s="$set" -v n="$elements" -v l="$l" -v r="$r" -v le="$lenc" -v re="$renc" 'BEGIN {
-            printf "| %s | %d | %.1f MiB | %.1f MiB | %.1f | %.1f | %.2f | %s / %s |\n",
-                s, n, l / 1024, r / 1024, l * 1024 / n, r * 1024 / n, (r > 0 ? l / r : 0), le, re }' >> "$table"
+        read -r l lt lenc <<< "$(measure lodestone "$file" "$key")"
+        read -r r rt renc <<< "$(measure redis "$file" "$key")"
+        awk -v s="$set" -v n="$elements" -v l="$l" -v r="$r" -v lt="$lt" -v rt="$rt" \
+            -v le="$lenc" -v re="$renc" 'BEGIN {
+            printf "| %s | %d | %.1f MiB | %.1f MiB | %.2f | %.1f | %.1f | %.1f MiB | %.1f MiB | %.2f | %s / %s |\n",
+                s, n, l / 1024, r / 1024, (r > 0 ? l / r : 0), l * 1024 / n, r * 1024 / n,
+                lt / 1024, rt / 1024, (rt > 0 ? lt / rt : 0), le, re }' >> "$table"
     done
     cat "$table"
     if [ "$RECORD" = 1 ]; then
@@ -101,7 +104,7 @@ main() {
             echo "## $(date -u +%Y-%m-%d) memory per element"
             echo
             echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown); redis-server $(redis-server --version | sed 's/^Redis server v=//;s/ .*//')"
-            echo "- RSS growth after loading (VmRSS), servers pinned to core 0, one thread"
+            echo "- VmRSS before and after loading; servers pinned to core 0, lodestone --threads 1"
             echo
             cat "$table"
         } >> "$REPO_ROOT/docs/BENCHMARKS.md"

@@ -4,9 +4,13 @@
 //! Each entry is `varint(member length) | member | score`, where the score is a varint
 //! too: an even value is a zigzag-encoded integer shifted left by one (integral scores
 //! up to 2^53 in magnitude, which is what most applications store: timestamps, counts,
-//! ranks), and the value 1 announces the 8 bytes of an `f64` that follow (fractions,
-//! infinities). A typical entry costs its member plus 2-4 bytes, a little less than
-//! Redis's listpack (which spends a back-length byte per element, two per pair).
+//! ranks); an odd value above 1 is a short decimal `m / 10^k` (k = 1..7, |m| < 2^53:
+//! prices, 1.5, 0.25), and the value 1 announces the 8 bytes of an `f64` that follow
+//! (other fractions, infinities). A decimal decodes exactly: `m` and `10^k` are exact
+//! doubles and one IEEE division rounds correctly, so it yields the double nearest the
+//! decimal, which is the stored score (checked when encoding). A typical entry costs its
+//! member plus 2-4 bytes, a little less than Redis's listpack (which spends a
+//! back-length byte per element, two per pair, and writes fractions as text).
 //!
 //! Everything is a linear scan, as in Redis: the encoding only holds up to
 //! `zset-max-listpack-entries` pairs (128 by default). The buffer is kept at its exact
@@ -48,13 +52,34 @@ fn as_small_int(score: f64) -> Option<i64> {
     integral.then_some(score as i64)
 }
 
+/// Powers of ten for the decimal form, all exact doubles.
+const POW10: [f64; 8] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// `score` as `m / 10^k` with the fewest decimals, if it is exactly such a decimal.
+fn as_decimal(score: f64) -> Option<(i64, u64)> {
+    (1..POW10.len()).find_map(|k| {
+        let m = (score * POW10[k]).round();
+        let exact = m.abs() < MAX_EXACT_INT && m / POW10[k] == score;
+        exact.then_some((m as i64, k as u64))
+    })
+}
+
 fn put_score(out: &mut Vec<u8>, score: f64) {
-    match as_small_int(score) {
-        Some(n) => put_varint(out, (((n << 1) ^ (n >> 63)) as u64) << 1),
-        None => {
-            put_varint(out, FLOAT_TAG);
-            out.extend_from_slice(&score.to_le_bytes());
-        }
+    if let Some(n) = as_small_int(score) {
+        put_varint(out, zigzag(n) << 1);
+    } else if let Some((m, k)) = as_decimal(score) {
+        put_varint(out, (((zigzag(m) << 3) | k) << 1) | 1);
+    } else {
+        put_varint(out, FLOAT_TAG);
+        out.extend_from_slice(&score.to_le_bytes());
     }
 }
 
@@ -68,8 +93,11 @@ fn get_score(buf: &[u8], pos: &mut usize) -> f64 {
         *pos += 8;
         return f64::from_le_bytes(bytes);
     }
-    let zigzag = v >> 1;
-    (((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64)) as f64
+    if v & 1 == 1 {
+        let w = v >> 1;
+        return unzigzag(w >> 3) as f64 / POW10[(w & 7) as usize];
+    }
+    unzigzag(v >> 1) as f64
 }
 
 /// The encoded size of one entry.
@@ -225,6 +253,13 @@ mod tests {
             1e300,
             5e-324,
             i64::MAX as f64,
+            0.1,
+            -2.75,
+            0.1 + 0.2,
+            123.4567,
+            1e-7,
+            -1e-8,
+            4503599627370495.5,
         ];
         for score in scores {
             let mut p = Packed::default();
@@ -233,6 +268,35 @@ mod tests {
             let expected = if score == 0.0 { 0.0 } else { score };
             assert_eq!(e.score.to_bits(), expected.to_bits(), "{score}");
             assert_eq!(e.member, b"m");
+        }
+    }
+
+    /// Short decimals take the 2-4 byte form, not the 9-byte raw double.
+    #[test]
+    fn short_decimals_are_compact() {
+        for (score, most) in [(1.5, 2), (0.25, 2), (-19.99, 3), (0.1, 2)] {
+            let mut out = Vec::new();
+            put_score(&mut out, score);
+            assert!(out.len() <= most, "{score}: {} bytes", out.len());
+            let mut pos = 0;
+            assert_eq!(get_score(&out, &mut pos).to_bits(), score.to_bits());
+        }
+    }
+
+    proptest::proptest! {
+        /// Every double reads back bit for bit (zero's sign aside), whatever form it took.
+        #[test]
+        fn any_score_round_trips(bits in proptest::prelude::any::<u64>(), k in 0usize..8, m in -1_000_000_000i64..1_000_000_000) {
+            for score in [f64::from_bits(bits), m as f64 / POW10[k]] {
+                if score.is_nan() || score == 0.0 {
+                    continue;
+                }
+                let mut out = Vec::new();
+                put_score(&mut out, score);
+                let mut pos = 0;
+                proptest::prop_assert_eq!(get_score(&out, &mut pos).to_bits(), score.to_bits());
+                proptest::prop_assert_eq!(pos, out.len());
+            }
         }
     }
 }
