@@ -26,7 +26,7 @@ const LISTPACK_MAX_BYTES: usize = 1 << 30;
 pub type Pair<'a> = (&'a [u8], &'a [u8]);
 
 /// The full encoding: field to value.
-type Table = IndexMap<Box<[u8]>, Box<[u8]>, ahash::RandomState>;
+type Table = IndexMap<crate::Key, Box<[u8]>, ahash::RandomState>;
 
 /// A hash value.
 #[derive(Clone, Debug)]
@@ -215,7 +215,7 @@ pub(crate) fn scan_positions(
 /// Iterator over a hash's (field, value) pairs.
 pub enum Iter<'a> {
     Packed(PackedIter<'a>),
-    Table(indexmap::map::Iter<'a, Box<[u8]>, Box<[u8]>>),
+    Table(indexmap::map::Iter<'a, crate::Key, Box<[u8]>>),
 }
 
 impl<'a> Iterator for Iter<'a> {

@@ -23,7 +23,7 @@ use crate::EncodingLimits;
 /// caps it the same way).
 const INTSET_MAX_ENTRIES: usize = 1 << 30;
 
-type Table = IndexSet<Box<[u8]>, ahash::RandomState>;
+type Table = IndexSet<crate::Key, ahash::RandomState>;
 
 /// A set value.
 #[derive(Clone, Debug)]
@@ -144,7 +144,9 @@ impl SetValue {
                     self.add(member, limits)
                 }
             },
-            Repr::Table(t) => t.insert(member.into()),
+            // Look up first: most adds to a big set repeat a member, and the owned copy
+            // an insert needs would be made and freed for nothing.
+            Repr::Table(t) => !t.contains(member) && t.insert(member.into()),
         }
     }
 
@@ -187,7 +189,7 @@ impl SetValue {
                 Some(n.to_string().into_bytes())
             }
             Repr::Table(t) => {
-                let member = t.swap_remove_index(index).map(Vec::from);
+                let member = t.swap_remove_index(index).map(|m| m.into_vec());
                 shrink_if_sparse(t, member.is_some());
                 member
             }
