@@ -7,63 +7,16 @@
 
 mod common;
 
-use common::{RawConn, TestServer};
+use common::{
+    bulk_array as bulks, expect_lines as expect, send_line as send, start_subject, TestServer,
+};
+
+/// The server under test (the reference redis-server with `LIST_TESTS_ON_REDIS` set).
+fn start() -> TestServer {
+    start_subject("LIST_TESTS_ON_REDIS")
+}
 
 const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-
-/// The server under test: lodestone, or the reference when `LIST_TESTS_ON_REDIS` is set.
-fn start() -> TestServer {
-    if std::env::var_os("LIST_TESTS_ON_REDIS").is_some() {
-        return TestServer::start_redis().expect("redis-server");
-    }
-    TestServer::start()
-}
-
-/// Decodes one test argument: `\xHH` escapes become bytes, `''` is the empty string.
-fn arg(text: &str) -> Vec<u8> {
-    if text == "''" {
-        return Vec::new();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') && i + 4 <= bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex");
-            out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Sends a whitespace-separated command line (see [`arg`]) and returns the raw reply.
-fn send(conn: &mut RawConn, line: &str) -> Vec<u8> {
-    let args: Vec<Vec<u8>> = line.split_whitespace().map(arg).collect();
-    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-    conn.send_cmd(&refs);
-    conn.read_reply()
-}
-
-/// Asserts the raw reply of each `(command, reply)` pair.
-fn expect(conn: &mut RawConn, pairs: &[(&str, &str)]) {
-    for (line, reply) in pairs {
-        let got = send(conn, line);
-        assert_eq!(String::from_utf8_lossy(&got), *reply, "reply to `{line}`");
-    }
-}
-
-/// A RESP2 array of bulk strings.
-fn bulks(items: &[&str]) -> String {
-    let mut out = format!("*{}\r\n", items.len());
-    for item in items {
-        out.push_str(&format!("${}\r\n{item}\r\n", item.len()));
-    }
-    out
-}
 
 /// Pushes prepend or append in argument order, reply with the new length, and the X
 /// forms never create a key.

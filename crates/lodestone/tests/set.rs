@@ -9,54 +9,13 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{RawConn, TestServer};
+use common::{expect_coded as expect, send_line as send, TestServer};
 
 fn start() -> TestServer {
     if std::env::var_os("COLLECTION_TESTS_ON_REDIS").is_some() {
         return TestServer::start_redis().expect("redis-server");
     }
     TestServer::start()
-}
-
-/// Decodes one argument: `\xHH` escapes become bytes, `''` is the empty string.
-fn arg(text: &str) -> Vec<u8> {
-    if text == "''" {
-        return Vec::new();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') && i + 4 <= bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex");
-            out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn send(conn: &mut RawConn, line: &str) -> Vec<u8> {
-    let args: Vec<Vec<u8>> = line.split_whitespace().map(arg).collect();
-    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-    conn.send_cmd(&refs);
-    conn.read_reply()
-}
-
-/// Asserts the raw reply of each `(command, reply)` pair; `|` stands for CRLF.
-fn expect(conn: &mut RawConn, pairs: &[(&str, &str)]) {
-    for (line, reply) in pairs {
-        let got = send(conn, line);
-        let want = arg(&reply.replace('|', "\r\n"));
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&want),
-            "reply to `{line}`"
-        );
-    }
 }
 
 /// The header line and the bulk strings of a flat reply.

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{wait_for, RawConn, TestServer};
+use common::{expect_coded as expect, send_line as send, wait_for, RawConn, TestServer};
 
 const NOT_IMPLEMENTED: &[u8] = b"-ERR not implemented yet\r\n";
 
@@ -31,52 +31,6 @@ fn start(config: &[(&str, &str)]) -> TestServer {
         .collect();
     let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
     TestServer::start_with(&args)
-}
-
-/// Decodes one test argument: `\xHH` escapes become bytes, `''` is the empty string.
-fn arg(text: &str) -> Vec<u8> {
-    if text == "''" {
-        return Vec::new();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') && i + 4 <= bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex");
-            out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Sends a whitespace-separated command line (see [`arg`]) and returns the raw reply.
-fn send(conn: &mut RawConn, line: &str) -> Vec<u8> {
-    let args: Vec<Vec<u8>> = line.split_whitespace().map(arg).collect();
-    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-    conn.send_cmd(&refs);
-    conn.read_reply()
-}
-
-/// Asserts the raw reply of each `(command, reply)` pair.
-fn expect(conn: &mut RawConn, pairs: &[(&str, &str)]) {
-    for (line, reply) in pairs {
-        let got = send(conn, line);
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&arg_reply(reply)),
-            "reply to `{line}`"
-        );
-    }
-}
-
-/// A reply written in tests with `\r\n` as `|` and `\xHH` escapes.
-fn arg_reply(text: &str) -> Vec<u8> {
-    arg(&text.replace('|', "\r\n"))
 }
 
 /// The reply, or `None` while the command belongs to a family not implemented yet.

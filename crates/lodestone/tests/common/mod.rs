@@ -288,3 +288,77 @@ pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool 
     }
     condition()
 }
+
+/// The server a family's tests run against: lodestone, or the reference redis-server
+/// when the environment variable `env` is set (proving the expected replies are
+/// Redis's own).
+pub fn start_subject(env: &str) -> TestServer {
+    if std::env::var_os(env).is_some() {
+        return TestServer::start_redis().expect("redis-server");
+    }
+    TestServer::start()
+}
+
+/// Decodes one word of a test command line: `\xHH` escapes become bytes, `''` is the
+/// empty string.
+pub fn line_arg(text: &str) -> Vec<u8> {
+    if text == "''" {
+        return Vec::new();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x') && i + 4 <= bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("hex");
+            out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Sends a whitespace-separated command line (see [`line_arg`]); returns the raw reply.
+pub fn send_line(conn: &mut RawConn, line: &str) -> Vec<u8> {
+    let args: Vec<Vec<u8>> = line.split_whitespace().map(line_arg).collect();
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    conn.send_cmd(&refs);
+    conn.read_reply()
+}
+
+/// Asserts the raw reply of each `(command line, reply)` pair, in order.
+pub fn expect_lines(conn: &mut RawConn, pairs: &[(&str, &str)]) {
+    for (line, reply) in pairs {
+        let got = send_line(conn, line);
+        assert_eq!(String::from_utf8_lossy(&got), *reply, "reply to `{line}`");
+    }
+}
+
+/// A RESP2 array of bulk strings, as text.
+pub fn bulk_array(items: &[&str]) -> String {
+    let mut out = format!("*{}\r\n", items.len());
+    for item in items {
+        out.push_str(&format!("${}\r\n{item}\r\n", item.len()));
+    }
+    out
+}
+
+/// A reply written compactly in a test: `|` for CRLF, `\xHH` escapes.
+pub fn coded_reply(text: &str) -> Vec<u8> {
+    line_arg(&text.replace('|', "\r\n"))
+}
+
+/// [`expect_lines`] with replies written as [`coded_reply`] reads them.
+pub fn expect_coded(conn: &mut RawConn, pairs: &[(&str, &str)]) {
+    for (line, reply) in pairs {
+        let got = send_line(conn, line);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&coded_reply(reply)),
+            "reply to `{line}`"
+        );
+    }
+}
