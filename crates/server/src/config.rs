@@ -735,24 +735,19 @@ impl Config {
                 .active_expire_effort
                 .store(n.max(1) as u64, Ordering::Relaxed),
             "list-max-listpack-size" => hot.list_max_listpack_size.store(n, Ordering::Relaxed),
-            "hash-max-listpack-entries" => hot
-                .hash_max_listpack_entries
-                .store(n.max(0) as usize, Ordering::Relaxed),
-            "hash-max-listpack-value" => hot
-                .hash_max_listpack_value
-                .store(n.max(0) as usize, Ordering::Relaxed),
-            "set-max-intset-entries" => hot
-                .set_max_intset_entries
-                .store(n.max(0) as usize, Ordering::Relaxed),
-            "zset-max-listpack-entries" => hot
-                .zset_max_listpack_entries
-                .store(n.max(0) as usize, Ordering::Relaxed),
-            "zset-max-listpack-value" => hot
-                .zset_max_listpack_value
-                .store(n.max(0) as usize, Ordering::Relaxed),
+            "hash-max-listpack-entries" => store_size(&hot.hash_max_listpack_entries, n),
+            "hash-max-listpack-value" => store_size(&hot.hash_max_listpack_value, n),
+            "set-max-intset-entries" => store_size(&hot.set_max_intset_entries, n),
+            "zset-max-listpack-entries" => store_size(&hot.zset_max_listpack_entries, n),
+            "zset-max-listpack-value" => store_size(&hot.zset_max_listpack_value, n),
             _ => {}
         }
     }
+}
+
+/// Stores a size parameter (never negative) in its hot copy.
+fn store_size(slot: &AtomicUsize, n: i64) {
+    slot.store(n.max(0) as usize, Ordering::Relaxed);
 }
 
 /// A memory amount, or a percentage of maxmemory up to 100 (`maxmemory-clients`).
