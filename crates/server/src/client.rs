@@ -35,6 +35,21 @@ pub struct ClientState {
     /// Parked by a blocking pop: the connection waits for its outcome before reading
     /// the next request.
     pub blocked: Option<Arc<crate::blocking::Waiter>>,
+    /// Inside MULTI: the commands queued for EXEC.
+    pub multi: Option<Multi>,
+    /// Keys this client WATCHes, with whether each was live when watched.
+    pub watched: Vec<(usize, lodestone_store::Key)>,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queued: Vec<(
+        lodestone_resp::Command,
+        &'static lodestone_spec::CommandSpec,
+    )>,
+    /// A queued command was refused (unknown, wrong arity...): EXEC aborts.
+    pub errored: bool,
 }
 
 impl ClientState {
@@ -47,6 +62,8 @@ impl ClientState {
             close_after_reply: false,
             monitor: false,
             blocked: None,
+            multi: None,
+            watched: Vec::new(),
         }
     }
 
@@ -85,6 +102,10 @@ pub struct ClientShared {
     pub wake: Notify,
     /// The wait of a client parked by a blocking pop (CLIENT UNBLOCK, CLIENT LIST `b`).
     pub blocked_on: Mutex<Option<Arc<crate::blocking::Waiter>>>,
+    /// A watched key changed: the next EXEC fails (Redis's CLIENT_DIRTY_CAS).
+    pub dirty_cas: AtomicBool,
+    /// Inside MULTI (CLIENT LIST `x` flag).
+    pub in_multi: AtomicBool,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
 }
@@ -128,6 +149,8 @@ impl Clients {
             killed: AtomicBool::new(false),
             wake: Notify::new(),
             blocked_on: Mutex::new(None),
+            dirty_cas: AtomicBool::new(false),
+            in_multi: AtomicBool::new(false),
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
         });

@@ -66,6 +66,7 @@ pub async fn serve(server: Arc<Server>, stats: Arc<ThreadStats>, stream: TcpStre
     } else {
         conn.run().await;
     }
+    crate::commands::transaction::discard_transaction(&server, &mut conn.client);
     if let Some(waiter) = conn.client.blocked.take() {
         waiter.try_finish(Outcome::Gone);
         server.blocked.unregister(&waiter);

@@ -120,6 +120,9 @@ pub struct KeyAccess<'a> {
     /// those of the waiters it served). Collected only when the stream has a reader.
     pub effects: Vec<(usize, EffectArgs)>,
     pub track_effects: bool,
+    /// Keys changed by this call, for WATCH (tracked only when someone watches).
+    pub touched: Vec<(usize, Key)>,
+    pub track_watch: bool,
 }
 
 impl<'a> KeyAccess<'a> {
@@ -137,6 +140,8 @@ impl<'a> KeyAccess<'a> {
             track_ready: false,
             effects: Vec::new(),
             track_effects: false,
+            touched: Vec::new(),
+            track_watch: false,
         }
     }
 
@@ -198,6 +203,9 @@ impl<'a> KeyAccess<'a> {
         if part.entry_at_mut(index)?.is_expired(now) {
             part.remove(key);
             self.expired.push((db, key.into()));
+            if self.track_watch {
+                self.touched.push((db, key.into()));
+            }
             self.misses += u64::from(count);
             return None;
         }
@@ -239,6 +247,7 @@ impl<'a> KeyAccess<'a> {
         entry.access_s = (now / 1000) as u32;
         self.locked.db_for(key, db).insert(key, entry);
         self.dirty += 1;
+        self.touch(db, key);
         if feeds && self.track_ready {
             self.ready.push_back((db, key.into()));
         }
@@ -262,7 +271,15 @@ impl<'a> KeyAccess<'a> {
         }
         self.locked.db_for(key, db).remove(key);
         self.dirty += 1;
+        self.touch(db, key);
         true
+    }
+
+    /// Notes that `key` of database `db` changed (WATCH).
+    pub fn touch(&mut self, db: usize, key: &[u8]) {
+        if self.track_watch {
+            self.touched.push((db, key.into()));
+        }
     }
 
     /// Closes the effect of one command run: its rewritten form if the handler gave one,
@@ -289,6 +306,7 @@ impl<'a> KeyAccess<'a> {
     pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry) {
         let feeds = entry.value.can_feed_waiters();
         self.locked.db_for(key, db).insert(key, entry);
+        self.touch(db, key);
         if feeds && self.track_ready {
             self.ready.push_back((db, key.into()));
         }
@@ -314,8 +332,10 @@ impl<'a> KeyAccess<'a> {
     }
 
     /// Records an in-place change to `key` (APPEND, INCR...).
-    pub fn modified(&mut self, _key: &[u8]) {
+    pub fn modified(&mut self, key: &[u8]) {
         self.dirty += 1;
+        let db = self.db;
+        self.touch(db, key);
     }
 
     /// The live entry of `key` in database `db`, leaving its access time alone: Redis's
@@ -352,6 +372,7 @@ impl<'a> KeyAccess<'a> {
     pub fn take_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.peek_in(db, key)?;
         self.dirty += 1;
+        self.touch(db, key);
         self.locked.db_for(key, db).remove(key)
     }
 }

@@ -11,14 +11,14 @@ use std::sync::atomic::Ordering;
 
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
-    BeginSearch, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALL_SHARDS, CMD_NO_AUTH,
-    CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
+    BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALL_SHARDS, CMD_NO_AUTH,
+    CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
 };
 use smallvec::SmallVec;
 
 use crate::client::ClientState;
 use crate::commands;
-use crate::ctx::{BlockMode, Ctx, KeyAccess};
+use crate::ctx::{BlockMode, Ctx, EffectArgs, KeyAccess};
 use crate::errors::{unknown_command, unknown_subcommand, wrong_arity};
 use crate::keyspace::{shard_of, Locked};
 use crate::server::{bump, Server, SlowlogEntry, ThreadStats};
@@ -64,6 +64,10 @@ pub fn process_command(
     let spec = match resolve(server, cmd) {
         Ok(spec) => spec,
         Err(message) => {
+            // A refused command inside MULTI dooms the transaction (EXECABORT).
+            if let Some(multi) = &mut client.multi {
+                multi.errored = true;
+            }
             if let Some(spec) = rejected_spec(server, cmd) {
                 stats.commands[spec.id as usize]
                     .rejected_calls
@@ -82,6 +86,29 @@ pub fn process_command(
             return;
         }
         client.authenticated = true;
+    }
+    if spec.id == CommandId::Exec {
+        exec(server, client, stats, out, cmd, spec, key_scratch);
+        return;
+    }
+    if let Some(multi) = &mut client.multi {
+        if !matches!(
+            spec.id,
+            CommandId::Discard
+                | CommandId::Multi
+                | CommandId::Watch
+                | CommandId::Quit
+                | CommandId::Reset
+        ) {
+            if spec.has(CMD_NO_MULTI) {
+                multi.errored = true;
+                reject(server, out, b"ERR Command not allowed inside a transaction");
+                return;
+            }
+            multi.queued.push((cmd.clone(), spec));
+            out.simple(b"QUEUED");
+            return;
+        }
     }
     let locked = lock_for(server, spec, cmd, key_scratch);
     call(server, client, stats, out, cmd, spec, locked);
@@ -154,6 +181,44 @@ pub fn call<'a>(
     spec: &'static CommandSpec,
     locked: Locked<'a>,
 ) {
+    let now_ms = lodestone_util::clock::now_ms();
+    let mut keys = access(server, locked, client.db, now_ms);
+    run_one(
+        server,
+        client,
+        stats,
+        out,
+        cmd,
+        spec,
+        &mut keys,
+        BlockMode::Park,
+    );
+    finish(server, keys);
+}
+
+/// A command's access to the shards it locked, tracking what someone is waiting for:
+/// blocked clients, readers of the effect stream, watchers.
+fn access<'a>(server: &'a Server, locked: Locked<'a>, db: usize, now_ms: i64) -> KeyAccess<'a> {
+    let mut keys = KeyAccess::new(locked, db, now_ms);
+    keys.track_ready = server.blocked.count() > 0;
+    keys.track_effects = server.effects.has_readers();
+    keys.track_watch = server.watched.any();
+    keys
+}
+
+/// Runs one command over shards already locked: the handler, its error reply, its
+/// effect, its statistics. A transaction runs each queued command through here.
+#[allow(clippy::too_many_arguments)]
+fn run_one<'a>(
+    server: &'a Server,
+    client: &mut ClientState,
+    stats: &ThreadStats,
+    out: &mut ReplyWriter,
+    cmd: &Command,
+    spec: &'static CommandSpec,
+    keys: &mut KeyAccess<'a>,
+    mode: BlockMode,
+) {
     let started_us = lodestone_util::clock::now_us();
     let now_ms = started_us / 1000;
     if server.monitor_count.load(Ordering::Relaxed) > 0
@@ -162,23 +227,62 @@ pub fn call<'a>(
     {
         feed_monitors(server, client, cmd, now_ms);
     }
-    let mut keys = KeyAccess::new(locked, client.db, now_ms);
-    keys.track_ready = server.blocked.count() > 0;
-    keys.track_effects = server.effects.has_readers();
+    keys.db = client.db;
+    keys.now_ms = now_ms;
+    let dirty_before = keys.dirty;
     let mut ctx = Ctx {
         server,
         client: &mut *client,
         cmd,
         spec,
         out: &mut *out,
-        keys: &mut keys,
-        mode: BlockMode::Park,
+        keys: &mut *keys,
+        mode,
         still_blocked: false,
     };
     let result = commands::handler(spec.id)(&mut ctx);
-    keys.seal_effect(cmd, 0);
+    keys.seal_effect(cmd, dirty_before);
+    let elapsed_us = (lodestone_util::clock::now_us() - started_us).max(0) as u64;
+    let command_stats = &stats.commands[spec.id as usize];
+    bump(&command_stats.calls, 1);
+    bump(&command_stats.usec, elapsed_us);
+    if let Err(error) = result {
+        let message = error.message();
+        bump(&command_stats.failed_calls, 1);
+        server.count_error(&message);
+        out.error(&message);
+    }
+    client
+        .shared
+        .last_command
+        .store(spec.id as usize + 1, Ordering::Relaxed);
+    let threshold = server
+        .config
+        .hot
+        .slowlog_log_slower_than
+        .load(Ordering::Relaxed);
+    if threshold >= 0 && elapsed_us as i64 >= threshold && !spec.has(CMD_SKIP_SLOWLOG) {
+        record_slow(server, client, cmd, elapsed_us as i64, now_ms);
+    }
+}
+
+/// What follows a command (or a whole transaction) before its locks go: serve the
+/// clients its writes fed, mark watchers of the keys it changed, append its effects;
+/// then release the shards and publish the counters.
+fn finish<'a>(server: &'a Server, mut keys: KeyAccess<'a>) {
     if !keys.ready.is_empty() {
         crate::blocking::serve_ready(server, &mut keys);
+    }
+    if !keys.touched.is_empty() {
+        let touched = std::mem::take(&mut keys.touched);
+        let exists: std::collections::HashSet<(usize, lodestone_store::Key)> = touched
+            .iter()
+            .filter(|(db, key)| keys.locked.db_for(key, *db).get(key).is_some())
+            .cloned()
+            .collect();
+        server
+            .watched
+            .touch(&touched, |db, key| exists.contains(&(db, key.into())));
     }
     if !keys.effects.is_empty() {
         server.effects.append(&keys.effects);
@@ -192,17 +296,6 @@ pub fn call<'a>(
         ..
     } = keys;
     drop(locked);
-    let elapsed_us = (lodestone_util::clock::now_us() - started_us).max(0) as u64;
-
-    let command_stats = &stats.commands[spec.id as usize];
-    bump(&command_stats.calls, 1);
-    bump(&command_stats.usec, elapsed_us);
-    if let Err(error) = result {
-        let message = error.message();
-        bump(&command_stats.failed_calls, 1);
-        server.count_error(&message);
-        out.error(&message);
-    }
     if dirty > 0 {
         server.dirty.fetch_add(dirty, Ordering::Relaxed);
     }
@@ -224,18 +317,131 @@ pub fn call<'a>(
             .keyspace_misses
             .fetch_add(misses, Ordering::Relaxed);
     }
-    client
-        .shared
-        .last_command
-        .store(spec.id as usize + 1, Ordering::Relaxed);
-    let threshold = server
-        .config
-        .hot
-        .slowlog_log_slower_than
-        .load(Ordering::Relaxed);
-    if threshold >= 0 && elapsed_us as i64 >= threshold && !spec.has(CMD_SKIP_SLOWLOG) {
-        record_slow(server, client, cmd, elapsed_us as i64, now_ms);
+}
+
+/// EXEC: runs the queued commands as one atomic step over the union of their shards
+/// (every shard if one of them needs it), unless a queued command was refused
+/// (EXECABORT) or a watched key changed (null reply). Blocking commands inside behave
+/// as their non-blocking forms; clients they feed are served after the whole
+/// transaction; its effects enter the stream wrapped in MULTI/EXEC.
+fn exec(
+    server: &Server,
+    client: &mut ClientState,
+    stats: &ThreadStats,
+    out: &mut ReplyWriter,
+    cmd: &Command,
+    spec: &'static CommandSpec,
+    key_scratch: &mut Vec<usize>,
+) {
+    bump(&stats.commands[spec.id as usize].calls, 1);
+    run_transaction(server, client, stats, out, key_scratch);
+    // MONITOR shows EXEC after the commands it ran, as Redis does.
+    if server.monitor_count.load(Ordering::Relaxed) > 0 {
+        feed_monitors(server, client, cmd, lodestone_util::clock::now_ms());
     }
+}
+
+fn run_transaction(
+    server: &Server,
+    client: &mut ClientState,
+    stats: &ThreadStats,
+    out: &mut ReplyWriter,
+    key_scratch: &mut Vec<usize>,
+) {
+    let Some(multi) = client.multi.take() else {
+        reject(server, out, b"ERR EXEC without MULTI");
+        return;
+    };
+    client.shared.in_multi.store(false, Ordering::Relaxed);
+    if multi.errored {
+        crate::commands::transaction::unwatch_all(server, client);
+        reject(
+            server,
+            out,
+            b"EXECABORT Transaction discarded because of previous errors.",
+        );
+        return;
+    }
+    let locked = lock_for_transaction(server, client, &multi.queued, key_scratch);
+    let now_ms = lodestone_util::clock::now_ms();
+    let mut keys = access(server, locked, client.db, now_ms);
+    let aborted = client.shared.dirty_cas.load(Ordering::Relaxed)
+        || watched_key_expired(server, client, &mut keys);
+    crate::commands::transaction::unwatch_all(server, client);
+    if aborted {
+        out.null_array();
+        finish(server, keys);
+        return;
+    }
+    out.array(multi.queued.len());
+    for (cmd, spec) in &multi.queued {
+        run_one(
+            server,
+            client,
+            stats,
+            out,
+            cmd,
+            spec,
+            &mut keys,
+            BlockMode::Never,
+        );
+    }
+    if keys.effects.len() > 1 {
+        let db = keys.effects[0].0;
+        let last_db = keys.effects[keys.effects.len() - 1].0;
+        keys.effects
+            .insert(0, (db, EffectArgs::Built(vec![b"MULTI".to_vec()])));
+        keys.effects
+            .push((last_db, EffectArgs::Built(vec![b"EXEC".to_vec()])));
+    }
+    finish(server, keys);
+}
+
+/// Whether a key the client watched has expired since (Redis fails EXEC then, unless
+/// the key was already expired when watched).
+fn watched_key_expired(server: &Server, client: &ClientState, keys: &mut KeyAccess) -> bool {
+    let now = keys.now_ms;
+    client.watched.iter().any(|(db, key)| {
+        let expired = keys
+            .locked
+            .db_for(key, *db)
+            .get(key)
+            .is_some_and(|e| e.is_expired(now));
+        expired && !server.watched.watched_expired(client.shared.id, *db, key)
+    })
+}
+
+/// The shards a transaction needs: those of every queued command's keys and of the
+/// watched keys, or all of them if any command needs all.
+fn lock_for_transaction<'a>(
+    server: &'a Server,
+    client: &ClientState,
+    queued: &[(Command, &'static CommandSpec)],
+    key_scratch: &mut Vec<usize>,
+) -> Locked<'a> {
+    let keyspace = &server.keyspace;
+    let mut shards: SmallVec<[usize; 4]> = client
+        .watched
+        .iter()
+        .map(|(_, key)| shard_of(key))
+        .collect();
+    for (cmd, spec) in queued {
+        if spec.has(CMD_ALL_SHARDS) {
+            return keyspace.lock_all();
+        }
+        key_scratch.clear();
+        if spec
+            .key_positions_with(cmd.len(), &|i| cmd.arg(i), key_scratch)
+            .is_none()
+        {
+            return keyspace.lock_all();
+        }
+        shards.extend(key_scratch.iter().map(|&i| shard_of(cmd.arg(i))));
+        if shards.len() > crate::keyspace::SHARDS / 2 {
+            return keyspace.lock_all();
+        }
+    }
+    keyspace.lock(shards)
 }
 
 fn record_slow(

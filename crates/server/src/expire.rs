@@ -92,7 +92,15 @@ pub fn active_expire_cycle(
         }
         let now = lodestone_util::clock::now_ms();
         let mut shard = server.keyspace.lock_shard(shard_id);
-        expired_total += expire_shard(&mut shard, rng, now, &params, began);
+        let mut deleted = Vec::new();
+        let track = server.watched.any().then_some(&mut deleted);
+        expired_total += expire_shard(&mut shard, rng, now, &params, began, track);
+        // Watchers learn of the deletions while the shard is still held, as with any
+        // write (a key already expired when watched is no change: it is gone now).
+        if !deleted.is_empty() && server.watched.any() {
+            server.watched.touch(&deleted, |_, _| false);
+        }
+        drop(shard);
     }
     server
         .stats
@@ -109,9 +117,10 @@ fn expire_shard(
     now: i64,
     params: &CycleParams,
     began: Instant,
+    mut deleted: Option<&mut Vec<(usize, lodestone_store::Key)>>,
 ) -> u64 {
     let mut expired_total = 0u64;
-    for db in shard.dbs.iter_mut() {
+    for (db_index, db) in shard.dbs.iter_mut().enumerate() {
         loop {
             let sample = db.sample_volatile(rng, params.keys_per_loop);
             if sample.is_empty() {
@@ -123,6 +132,9 @@ fn expire_shard(
                     if let Some(entry) = db.remove(key) {
                         lazyfree::dispose(entry, || params.lazy);
                         expired += 1;
+                        if let Some(deleted) = deleted.as_deref_mut() {
+                            deleted.push((db_index, key.clone()));
+                        }
                     }
                 }
             }

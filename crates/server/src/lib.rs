@@ -20,6 +20,7 @@ pub mod expire;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod server;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -214,6 +214,7 @@ pub struct Server {
     /// Clients parked by blocking pops, per key.
     pub blocked: crate::blocking::BlockedKeys,
     pub effects: crate::effects::EffectStream,
+    pub watched: crate::watch::WatchedKeys,
     pub pause: Pause,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
@@ -249,6 +250,7 @@ impl Server {
             monitor_count: AtomicUsize::new(0),
             blocked: Default::default(),
             effects: Default::default(),
+            watched: Default::default(),
             pause: Pause::default(),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),

@@ -95,6 +95,9 @@ fn flags(client: &ClientShared) -> String {
     if client.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if client.in_multi.load(Ordering::Relaxed) {
+        flags.push('x');
+    }
     if client.blocked_on.lock().is_some() {
         flags.push('b');
     }

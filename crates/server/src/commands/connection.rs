@@ -34,6 +34,7 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
+    super::transaction::discard_transaction(ctx.server, ctx.client);
     ctx.client.db = 0;
     ctx.client.shared.db.store(0, Ordering::Relaxed);
     ctx.client.shared.resp.store(2, Ordering::Relaxed);

@@ -224,6 +224,29 @@ fn db_index(ctx: &Ctx, n: i64) -> Result<usize, Error> {
         .ok_or(Error::DbIndexOutOfRange)
 }
 
+/// Marks the watchers of the keys of `emptied`, which FLUSHDB/FLUSHALL empty or SWAPDB
+/// replaces with `replaced_with`. These commands hold every shard, so any key may be
+/// looked at.
+fn touch_watched_in_db(ctx: &mut Ctx, emptied: usize, replaced_with: Option<usize>) {
+    if !ctx.server.watched.any() {
+        return;
+    }
+    let now = ctx.keys.now_ms;
+    for key in ctx.server.watched.keys_in(emptied) {
+        let here = ctx.keys.locked.db_for(&key, emptied).get(&key).is_some();
+        let replaced =
+            replaced_with.map(
+                |other| match ctx.keys.locked.db_for(&key, other).get(&key) {
+                    Some(entry) => (true, entry.is_expired(now)),
+                    None => (false, false),
+                },
+            );
+        ctx.server
+            .watched
+            .touch_replaced(emptied, &key, here, replaced);
+    }
+}
+
 /// Keys of the selected database, over every shard. Like Redis, this counts keys that
 /// are expired but not yet deleted: the count is O(1) per shard.
 pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
@@ -240,6 +263,9 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     let second = arg_int(ctx, 2, Some("invalid second DB index"))?;
     let (a, b) = (db_index(ctx, first)?, db_index(ctx, second)?);
     if a != b {
+        // A watcher of a key in either database sees it change (or appear).
+        touch_watched_in_db(ctx, a, Some(b));
+        touch_watched_in_db(ctx, b, Some(a));
         for shard in ctx.keys.locked.shards() {
             shard.dbs.swap(a, b);
         }
@@ -285,6 +311,10 @@ fn flush_is_async(ctx: &Ctx) -> Result<bool, Error> {
 /// Empties the databases `which` selects in every shard; the removed contents are freed
 /// on the lazyfree thread when `lazy`, here otherwise.
 fn flush(ctx: &mut Ctx, lazy: bool, which: impl Fn(usize) -> bool) {
+    let databases = ctx.server.keyspace.databases;
+    for db in (0..databases).filter(|&db| which(db)) {
+        touch_watched_in_db(ctx, db, None);
+    }
     let mut garbage = Vec::new();
     let mut removed = 0u64;
     for shard in ctx.keys.locked.shards() {

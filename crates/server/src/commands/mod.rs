@@ -23,6 +23,7 @@ pub mod server;
 pub mod set;
 pub mod sort;
 pub mod string;
+pub mod transaction;
 pub mod zset;
 pub mod zset_algebra;
 pub mod zset_range;
@@ -38,6 +39,11 @@ pub type Handler = fn(&mut Ctx) -> CmdResult;
 /// The handler of a command.
 pub fn handler(id: CommandId) -> Handler {
     match id {
+        CommandId::Multi => transaction::multi,
+        CommandId::Exec => transaction::exec,
+        CommandId::Discard => transaction::discard,
+        CommandId::Watch => transaction::watch,
+        CommandId::Unwatch => transaction::unwatch,
         CommandId::Lpush => list::lpush,
         CommandId::Rpush => list::rpush,
         CommandId::Lpushx => list::lpushx,
