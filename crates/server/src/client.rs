@@ -39,6 +39,11 @@ pub struct ClientState {
     pub multi: Option<Multi>,
     /// Keys this client WATCHes, with whether each was live when watched.
     pub watched: Vec<(usize, lodestone_store::Key)>,
+    /// Its pub/sub subscriptions and mailbox, from its first (P|S)SUBSCRIBE on.
+    pub pubsub: Option<Box<crate::pubsub::Subscriptions>>,
+    /// The reply just written is a push (a subscription confirmation), which CLIENT
+    /// REPLY OFF does not silence.
+    pub reply_is_push: bool,
 }
 
 /// A transaction being queued.
@@ -64,7 +69,21 @@ impl ClientState {
             blocked: None,
             multi: None,
             watched: Vec::new(),
+            pubsub: None,
+            reply_is_push: false,
         }
+    }
+
+    /// In the subscribed context: a RESP2 client may only run the pub/sub commands.
+    pub fn subscribed(&self) -> bool {
+        self.pubsub.as_ref().is_some_and(|subs| subs.active())
+    }
+
+    /// The client's subscriptions, created on first use.
+    pub fn subscriptions(&mut self) -> &mut crate::pubsub::Subscriptions {
+        let shared = &self.shared;
+        self.pubsub
+            .get_or_insert_with(|| Box::new(crate::pubsub::Subscriptions::new(shared.clone())))
     }
 
     pub fn protocol(&self) -> Protocol {
@@ -108,6 +127,9 @@ pub struct ClientShared {
     pub in_multi: AtomicBool,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST `sub`, `psub`,
+    /// `ssub`).
+    pub subscriptions: [AtomicUsize; 3],
 }
 
 impl ClientShared {
@@ -153,6 +175,7 @@ impl Clients {
             in_multi: AtomicBool::new(false),
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
+            subscriptions: Default::default(),
         });
         self.map.lock().insert(id, shared.clone());
         shared

@@ -434,6 +434,10 @@ pub struct Hot {
     pub set_max_intset_entries: AtomicUsize,
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
+    /// The pubsub class of `client-output-buffer-limit`.
+    pub pubsub_output_limits: crate::pubsub::OutputLimits,
+    /// `notify-keyspace-events` as flags (see [`crate::notify`]).
+    pub notify_keyspace_events: std::sync::atomic::AtomicU32,
 }
 
 impl Hot {
@@ -564,6 +568,8 @@ impl Config {
                 set_max_intset_entries: AtomicUsize::new(limits.set_max_intset_entries),
                 zset_max_listpack_entries: AtomicUsize::new(limits.zset_max_listpack_entries),
                 zset_max_listpack_value: AtomicUsize::new(limits.zset_max_listpack_value),
+                pubsub_output_limits: crate::pubsub::OutputLimits::new(32 << 20, 8 << 20, 60),
+                notify_keyspace_events: Default::default(),
             },
             file: None,
         };
@@ -694,7 +700,13 @@ impl Config {
     pub fn set_value(&self, param: &'static Param, value: &str) -> Result<(), String> {
         let canonical = match param.name {
             "save" => canonical_save(value)?,
-            "client-output-buffer-limit" => value.to_string(),
+            "client-output-buffer-limit" => {
+                merge_output_limits(&self.get("client-output-buffer-limit"), value)?
+            }
+            "notify-keyspace-events" => match crate::notify::parse_flags(value) {
+                Some(flags) => crate::notify::flags_text(flags),
+                None => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+            },
             "maxmemory-clients" => canonical_memory_or_percent(value)?,
             "dir" => {
                 std::env::set_current_dir(value).map_err(|e| e.to_string())?;
@@ -740,6 +752,20 @@ impl Config {
             "set-max-intset-entries" => store_size(&hot.set_max_intset_entries, n),
             "zset-max-listpack-entries" => store_size(&hot.zset_max_listpack_entries, n),
             "zset-max-listpack-value" => store_size(&hot.zset_max_listpack_value, n),
+            "notify-keyspace-events" => hot.notify_keyspace_events.store(
+                crate::notify::parse_flags(value).unwrap_or(0),
+                Ordering::Relaxed,
+            ),
+            "client-output-buffer-limit" => {
+                let words: Vec<&str> = value.split_whitespace().collect();
+                for class in words.chunks(4) {
+                    if let ["pubsub", hard, soft, seconds] = class {
+                        let num = |t: &str| t.parse::<u64>().unwrap_or(0);
+                        hot.pubsub_output_limits
+                            .set(num(hard), num(soft), num(seconds));
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -767,6 +793,62 @@ fn canonical_memory_or_percent(value: &str) -> Result<String, String> {
         Some(n) if n >= 0 => Ok(n.to_string()),
         _ => Err("argument must be a memory or percent value".into()),
     }
+}
+
+/// Applies `<class> <hard> <soft> <seconds>` groups to the current limits, all or
+/// nothing, and prints every class back as Redis does (bytes, in class order).
+fn merge_output_limits(current: &str, value: &str) -> Result<String, String> {
+    let mut classes: Vec<(String, [u64; 3])> = ["normal", "slave", "pubsub"]
+        .iter()
+        .map(|name| (name.to_string(), [0; 3]))
+        .collect();
+    let old: Vec<&str> = current.split_whitespace().collect();
+    for group in old.chunks(4) {
+        if let [name, hard, soft, seconds] = group {
+            if let Some(slot) = classes.iter_mut().find(|(n, _)| n == name) {
+                let num = |t: &str| t.parse::<u64>().unwrap_or(0);
+                slot.1 = [num(hard), num(soft), num(seconds)];
+            }
+        }
+    }
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut updates = Vec::new();
+    for group in words.chunks(4) {
+        let name = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let bytes = |t: &str| parse_memory(t).filter(|n| *n >= 0).map(|n| n as u64);
+        let seconds = lodestone_util::number::parse_i64(group[3].as_bytes()).filter(|n| *n >= 0);
+        match (bytes(group[1]), bytes(group[2]), seconds) {
+            (Some(hard), Some(soft), Some(seconds)) => {
+                updates.push((name, [hard, soft, seconds as u64]))
+            }
+            _ => {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                )
+            }
+        }
+    }
+    for (name, limits) in updates {
+        if let Some(slot) = classes.iter_mut().find(|(n, _)| n == name) {
+            slot.1 = limits;
+        }
+    }
+    let groups: Vec<String> = classes
+        .iter()
+        .map(|(name, [hard, soft, seconds])| format!("{name} {hard} {soft} {seconds}"))
+        .collect();
+    Ok(groups.join(" "))
 }
 
 fn canonical_save(value: &str) -> Result<String, String> {

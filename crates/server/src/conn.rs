@@ -67,6 +67,9 @@ pub async fn serve(server: Arc<Server>, stats: Arc<ThreadStats>, stream: TcpStre
         conn.run().await;
     }
     crate::commands::transaction::discard_transaction(&server, &mut conn.client);
+    if let Some(subs) = conn.client.pubsub.as_mut() {
+        server.pubsub.forget(subs);
+    }
     if let Some(waiter) = conn.client.blocked.take() {
         waiter.try_finish(Outcome::Gone);
         server.blocked.unregister(&waiter);
@@ -128,13 +131,11 @@ impl Connection {
             if self.client.monitor && self.monitor_rx.is_none() {
                 self.start_monitor();
             }
-            if !self.out.buf.is_empty() {
-                let len = self.out.buf.len();
-                if self.stream.write_all(&self.out.buf).await.is_err() {
-                    return;
-                }
-                crate::server::bump(&self.stats.net_output_bytes, len as u64);
-                self.out.buf.clear();
+            if let Some(subs) = &self.client.pubsub {
+                subs.mailbox.drain_into(&mut self.out.buf);
+            }
+            if !self.out.buf.is_empty() && !self.write_out(&shared, &mut wake).await {
+                return;
             }
             match next {
                 Next::Close => return,
@@ -143,6 +144,15 @@ impl Connection {
                     continue;
                 }
                 Next::Read | Next::Blocked => {}
+            }
+            // Pushes that arrived while writing: their wake-up was consumed there.
+            if self
+                .client
+                .pubsub
+                .as_ref()
+                .is_some_and(|subs| subs.mailbox.has_pending())
+            {
+                continue;
             }
             let deadline = self.block_deadline();
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
@@ -179,6 +189,45 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Writes the output buffer. Returns false when the connection must close: the
+    /// peer is gone, or the client was killed while its socket was full (a subscriber
+    /// over its output limit must not hold its task forever).
+    async fn write_out<'w>(
+        &mut self,
+        shared: &'w crate::client::ClientShared,
+        wake: &mut std::pin::Pin<&mut tokio::sync::futures::Notified<'w>>,
+    ) -> bool {
+        let len = self.out.buf.len();
+        let mailbox = self.client.pubsub.as_ref().map(|subs| subs.mailbox.clone());
+        if let Some(mailbox) = &mailbox {
+            mailbox.set_in_flight(len);
+        }
+        let mut written = 0;
+        while written < len {
+            tokio::select! {
+                biased;
+                result = self.stream.write(&self.out.buf[written..]) => match result {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => {
+                        written += n;
+                        if let Some(mailbox) = &mailbox {
+                            mailbox.set_in_flight(len - written);
+                        }
+                    }
+                },
+                _ = wake.as_mut() => {
+                    if shared.killed.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    wake.set(shared.wake.notified());
+                }
+            }
+        }
+        crate::server::bump(&self.stats.net_output_bytes, len as u64);
+        self.out.buf.clear();
+        true
     }
 
     /// Executes every complete request in the input buffer.
@@ -240,6 +289,10 @@ impl Connection {
     }
 
     fn execute(&mut self, cmd: &Command) {
+        // Messages that arrived before this command go out before its reply.
+        if let Some(subs) = &self.client.pubsub {
+            subs.mailbox.drain_into(&mut self.out.buf);
+        }
         let before_len = self.out.buf.len();
         let mode_before = self.client.reply_mode;
         // While a command runs, Redis's query buffer still holds it (CLIENT LIST `qbuf`).
@@ -269,9 +322,31 @@ impl Connection {
             }
             _ => false,
         };
-        if suppress {
+        // (Un)subscribe confirmations are pushes: CLIENT REPLY OFF does not silence them.
+        let pushed = std::mem::take(&mut self.client.reply_is_push);
+        if suppress && !pushed {
             self.out.buf.truncate(before_len);
         }
+        // Pushes the command caused for this very client (a message it published to
+        // itself, a keyspace event of its write) precede its reply, as Redis writes them
+        // when they happen. Not for EXEC, whose reply is one array, nor (un)subscribe,
+        // whose confirmations must come before the messages they enable.
+        if !pushed && !cmd.arg(0).eq_ignore_ascii_case(b"exec") {
+            self.splice_pushes(before_len);
+        }
+    }
+
+    fn splice_pushes(&mut self, reply_start: usize) {
+        let Some(subs) = &self.client.pubsub else {
+            return;
+        };
+        let pushes = subs.mailbox.take();
+        if pushes.is_empty() {
+            return;
+        }
+        let reply = self.out.buf.split_off(reply_start);
+        self.out.buf.extend_from_slice(&pushes);
+        self.out.buf.unsplit(reply);
     }
 
     /// Whether CLIENT PAUSE holds this request back.

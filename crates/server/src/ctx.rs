@@ -87,6 +87,24 @@ macro_rules! typed_access {
     };
 }
 
+/// Appends an event if its class is enabled.
+fn record_event(
+    events: &mut Vec<crate::notify::Event>,
+    flags: u32,
+    db: usize,
+    class: u32,
+    event: &'static str,
+    key: &[u8],
+) {
+    if crate::notify::wanted(flags, class) {
+        events.push(crate::notify::Event {
+            db,
+            event,
+            key: key.into(),
+        });
+    }
+}
+
 /// What a lookup does besides finding the entry.
 #[derive(Clone, Copy)]
 struct Access {
@@ -123,6 +141,10 @@ pub struct KeyAccess<'a> {
     /// Keys changed by this call, for WATCH (tracked only when someone watches).
     pub touched: Vec<(usize, Key)>,
     pub track_watch: bool,
+    /// The keyspace event classes enabled when the command started, and the events it
+    /// caused, in order (published by `finish` while the locks are held).
+    pub notify_flags: u32,
+    pub events: Vec<crate::notify::Event>,
 }
 
 impl<'a> KeyAccess<'a> {
@@ -142,6 +164,35 @@ impl<'a> KeyAccess<'a> {
             track_effects: false,
             touched: Vec::new(),
             track_watch: false,
+            notify_flags: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Records a keyspace event on `key` of the selected database (published if its
+    /// class is enabled).
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        record_event(&mut self.events, self.notify_flags, db, class, event, key);
+    }
+
+    /// The `new` event when a write found no live value at the key it filled.
+    fn notify_created(&mut self, db: usize, key: &[u8], old: Option<&Entry>) {
+        if self.notify_flags == 0 {
+            return;
+        }
+        let now = self.now_ms;
+        match old {
+            None => self.notify_in(db, crate::notify::NEW, "new", key),
+            Some(old) if old.is_expired(now) => {
+                self.notify_in(db, crate::notify::EXPIRED, "expired", key);
+                self.notify_in(db, crate::notify::NEW, "new", key);
+            }
+            Some(_) => {}
         }
     }
 
@@ -198,6 +249,16 @@ impl<'a> KeyAccess<'a> {
         let part = self.locked.db_for(key, db);
         let Some(index) = part.index_of(key) else {
             self.misses += u64::from(count);
+            if count {
+                record_event(
+                    &mut self.events,
+                    self.notify_flags,
+                    db,
+                    crate::notify::KEY_MISS,
+                    "keymiss",
+                    key,
+                );
+            }
             return None;
         };
         if part.entry_at_mut(index)?.is_expired(now) {
@@ -206,7 +267,25 @@ impl<'a> KeyAccess<'a> {
             if self.track_watch {
                 self.touched.push((db, key.into()));
             }
+            record_event(
+                &mut self.events,
+                self.notify_flags,
+                db,
+                crate::notify::EXPIRED,
+                "expired",
+                key,
+            );
             self.misses += u64::from(count);
+            if count {
+                record_event(
+                    &mut self.events,
+                    self.notify_flags,
+                    db,
+                    crate::notify::KEY_MISS,
+                    "keymiss",
+                    key,
+                );
+            }
             return None;
         }
         self.hits += u64::from(count);
@@ -245,7 +324,8 @@ impl<'a> KeyAccess<'a> {
         let mut entry = Entry::new(value);
         entry.expire_ms = expire_ms;
         entry.access_s = (now / 1000) as u32;
-        self.locked.db_for(key, db).insert(key, entry);
+        let old = self.locked.db_for(key, db).insert(key, entry);
+        self.notify_created(db, key, old.as_ref());
         self.dirty += 1;
         self.touch(db, key);
         if feeds && self.track_ready {
@@ -305,7 +385,8 @@ impl<'a> KeyAccess<'a> {
     /// there, and wakes waiters of that key.
     pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry) {
         let feeds = entry.value.can_feed_waiters();
-        self.locked.db_for(key, db).insert(key, entry);
+        let old = self.locked.db_for(key, db).insert(key, entry);
+        self.notify_created(db, key, old.as_ref());
         self.touch(db, key);
         if feeds && self.track_ready {
             self.ready.push_back((db, key.into()));
@@ -378,6 +459,12 @@ impl<'a> KeyAccess<'a> {
 }
 
 impl<'a, 'k> Ctx<'a, 'k> {
+    /// Records a keyspace event (`notify-keyspace-events`) on `key` of the selected
+    /// database: call it once per effect, where Redis does, in the order they happen.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.keys.notify(class, event, key);
+    }
+
     /// Argument `i` of the request (0 is the command name).
     pub fn arg(&self, i: usize) -> &'a [u8] {
         self.cmd.arg(i)

@@ -87,6 +87,18 @@ pub fn process_command(
         }
         client.authenticated = true;
     }
+    if client.subscribed() && client.protocol() == lodestone_resp::Protocol::Resp2 {
+        if let Err(message) = check_subscribed_context(spec) {
+            if let Some(multi) = &mut client.multi {
+                multi.errored = true;
+            }
+            stats.commands[spec.id as usize]
+                .rejected_calls
+                .fetch_add(1, Ordering::Relaxed);
+            reject(server, out, message.as_bytes());
+            return;
+        }
+    }
     if spec.id == CommandId::Exec {
         exec(server, client, stats, out, cmd, spec, key_scratch);
         return;
@@ -112,6 +124,25 @@ pub fn process_command(
     }
     let locked = lock_for(server, spec, cmd, key_scratch);
     call(server, client, stats, out, cmd, spec, locked);
+}
+
+/// A RESP2 client with subscriptions may only run the commands that manage them.
+fn check_subscribed_context(spec: &CommandSpec) -> Result<(), String> {
+    match spec.id {
+        CommandId::Ping
+        | CommandId::Subscribe
+        | CommandId::Ssubscribe
+        | CommandId::Unsubscribe
+        | CommandId::Sunsubscribe
+        | CommandId::Psubscribe
+        | CommandId::Punsubscribe
+        | CommandId::Quit
+        | CommandId::Reset => Ok(()),
+        _ => Err(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.full_name()
+        )),
+    }
 }
 
 /// The command a rejected request is counted against (INFO commandstats), as Redis
@@ -203,6 +234,7 @@ fn access<'a>(server: &'a Server, locked: Locked<'a>, db: usize, now_ms: i64) ->
     keys.track_ready = server.blocked.count() > 0;
     keys.track_effects = server.effects.has_readers();
     keys.track_watch = server.watched.any();
+    keys.notify_flags = server.notify_flags();
     keys
 }
 
@@ -286,6 +318,9 @@ fn finish<'a>(server: &'a Server, mut keys: KeyAccess<'a>) {
     }
     if !keys.effects.is_empty() {
         server.effects.append(&keys.effects);
+    }
+    if !keys.events.is_empty() {
+        crate::notify::publish(server, &keys.events);
     }
     let KeyAccess {
         locked,

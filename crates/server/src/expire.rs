@@ -93,12 +93,25 @@ pub fn active_expire_cycle(
         let now = lodestone_util::clock::now_ms();
         let mut shard = server.keyspace.lock_shard(shard_id);
         let mut deleted = Vec::new();
-        let track = server.watched.any().then_some(&mut deleted);
+        let notify = crate::notify::wanted(server.notify_flags(), crate::notify::EXPIRED);
+        let track = (server.watched.any() || notify).then_some(&mut deleted);
         expired_total += expire_shard(&mut shard, rng, now, &params, began, track);
-        // Watchers learn of the deletions while the shard is still held, as with any
-        // write (a key already expired when watched is no change: it is gone now).
+        // Watchers and subscribers learn of the deletions while the shard is still held,
+        // as with any write (a key already expired when watched is no change: it is gone
+        // now).
         if !deleted.is_empty() && server.watched.any() {
             server.watched.touch(&deleted, |_, _| false);
+        }
+        if notify && !deleted.is_empty() {
+            let events: Vec<crate::notify::Event> = deleted
+                .iter()
+                .map(|(db, key)| crate::notify::Event {
+                    db: *db,
+                    event: "expired",
+                    key: key.clone(),
+                })
+                .collect();
+            crate::notify::publish(server, &events);
         }
         drop(shard);
     }

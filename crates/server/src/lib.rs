@@ -19,6 +19,8 @@ pub mod errors;
 pub mod expire;
 pub mod keyspace;
 pub mod lazyfree;
+pub mod notify;
+pub mod pubsub;
 pub mod server;
 pub mod watch;
 

@@ -215,6 +215,7 @@ pub struct Server {
     pub blocked: crate::blocking::BlockedKeys,
     pub effects: crate::effects::EffectStream,
     pub watched: crate::watch::WatchedKeys,
+    pub pubsub: crate::pubsub::PubSub,
     pub pause: Pause,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
@@ -235,6 +236,20 @@ pub struct Server {
 }
 
 impl Server {
+    /// PUBLISH: delivers to the channel's and matching patterns' subscribers.
+    pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
+        let limits = &self.config.hot.pubsub_output_limits;
+        self.pubsub.publish(limits, channel, message)
+    }
+
+    /// The keyspace event classes enabled (`notify-keyspace-events`).
+    pub fn notify_flags(&self) -> u32 {
+        self.config
+            .hot
+            .notify_keyspace_events
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn new(config: Config, threads: usize) -> Server {
         let databases = config.get_i64("databases").max(1) as usize;
         let now = lodestone_util::clock::now_ms();
@@ -251,6 +266,7 @@ impl Server {
             blocked: Default::default(),
             effects: Default::default(),
             watched: Default::default(),
+            pubsub: Default::default(),
             pause: Pause::default(),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),

@@ -10,6 +10,14 @@ use crate::ctx::Ctx;
 use crate::errors::{CmdResult, Error};
 
 pub fn ping(ctx: &mut Ctx) -> CmdResult {
+    // A RESP2 subscriber's PING is answered in the shape of a message, which its
+    // client's reader expects.
+    if ctx.client.subscribed() && !ctx.out.is_resp3() && ctx.argc() <= 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(if ctx.argc() == 2 { ctx.arg(1) } else { b"" });
+        return Ok(());
+    }
     match ctx.argc() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(ctx.arg(1)),
@@ -35,6 +43,9 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
     super::transaction::discard_transaction(ctx.server, ctx.client);
+    if let Some(subs) = ctx.client.pubsub.as_mut() {
+        ctx.server.pubsub.forget(subs);
+    }
     ctx.client.db = 0;
     ctx.client.shared.db.store(0, Ordering::Relaxed);
     ctx.client.shared.resp.store(2, Ordering::Relaxed);

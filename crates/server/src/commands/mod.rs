@@ -18,6 +18,7 @@ pub mod lcs;
 pub mod list;
 pub mod memory;
 pub mod object;
+pub mod pubsub;
 pub mod scan;
 pub mod server;
 pub mod set;
@@ -39,6 +40,21 @@ pub type Handler = fn(&mut Ctx) -> CmdResult;
 /// The handler of a command.
 pub fn handler(id: CommandId) -> Handler {
     match id {
+        CommandId::Subscribe => pubsub::subscribe,
+        CommandId::Unsubscribe => pubsub::unsubscribe,
+        CommandId::Psubscribe => pubsub::psubscribe,
+        CommandId::Punsubscribe => pubsub::punsubscribe,
+        CommandId::Ssubscribe => pubsub::ssubscribe,
+        CommandId::Sunsubscribe => pubsub::sunsubscribe,
+        CommandId::Publish => pubsub::publish,
+        CommandId::Spublish => pubsub::spublish,
+        CommandId::Pubsub => pubsub::pubsub,
+        CommandId::PubsubChannels => pubsub::pubsub_channels,
+        CommandId::PubsubShardchannels => pubsub::pubsub_shardchannels,
+        CommandId::PubsubNumsub => pubsub::pubsub_numsub,
+        CommandId::PubsubShardnumsub => pubsub::pubsub_shardnumsub,
+        CommandId::PubsubNumpat => pubsub::pubsub_numpat,
+        CommandId::PubsubHelp => pubsub::pubsub_help,
         CommandId::Multi => transaction::multi,
         CommandId::Exec => transaction::exec,
         CommandId::Discard => transaction::discard,

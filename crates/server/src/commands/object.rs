@@ -95,7 +95,7 @@ pub fn object_help(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// The reply shape every `<CONTAINER> HELP` uses: a header line, the lines, a footer.
-fn help_reply(ctx: &mut Ctx, container: &str, lines: &[&str]) {
+pub(crate) fn help_reply(ctx: &mut Ctx, container: &str, lines: &[&str]) {
     ctx.out.array(lines.len() + 3);
     let header = format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     ctx.out.simple(header.as_bytes());
