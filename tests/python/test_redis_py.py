@@ -5,41 +5,8 @@ built on it (RQ, Celery) give up if that fails. These tests prove an unmodified 
 connects in RESP3 and RESP2 and gets the reply types it expects.
 """
 
-import os
-import socket
-import subprocess
-import time
-
 import pytest
 import redis
-
-BINARY = os.environ.get("LODESTONE_BINARY", os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug", "lodestone"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = free_port()
-    data = tmp_path_factory.mktemp("lodestone")
-    proc = subprocess.Popen([BINARY, "--port", str(port), "--dir", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    else:
-        proc.kill()
-        pytest.fail("lodestone did not start")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize("protocol", [3, 2])

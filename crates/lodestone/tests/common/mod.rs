@@ -225,6 +225,24 @@ impl RawConn {
         matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
     }
 
+    /// Reads and discards until the server closes the connection; false if it stays
+    /// open past the read timeout.
+    pub fn drain_until_closed(&mut self) -> bool {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => {
+                    return !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    )
+                }
+            }
+        }
+    }
+
     fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
         let mut line = Vec::new();
         self.reader.read_until(b'\n', &mut line).expect("read line");

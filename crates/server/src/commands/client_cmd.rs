@@ -40,8 +40,19 @@ fn client_type(name: &[u8]) -> Result<ClientType, Error> {
 }
 
 /// A client's type; MONITOR clients count as normal, as in Redis.
-fn type_of(_client: &ClientShared) -> ClientType {
-    ClientType::Normal
+fn type_of(client: &ClientShared) -> ClientType {
+    match subscribed(client) {
+        true => ClientType::PubSub,
+        false => ClientType::Normal,
+    }
+}
+
+/// Whether the client has any subscription (Redis's CLIENT_PUBSUB).
+fn subscribed(client: &ClientShared) -> bool {
+    client
+        .subscriptions
+        .iter()
+        .any(|count| count.load(Ordering::Relaxed) > 0)
 }
 
 pub fn client(ctx: &mut Ctx) -> CmdResult {
@@ -95,6 +106,9 @@ fn flags(client: &ClientShared) -> String {
     if client.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    if subscribed(client) {
+        flags.push('P');
+    }
     if client.in_multi.load(Ordering::Relaxed) {
         flags.push('x');
     }
@@ -134,7 +148,7 @@ fn client_line(client: &ClientShared, now_ms: i64, caller: &Caller) -> String {
     let tot_mem = qbuf + qbuf_free + REPLY_BUFFER + omem + argv_mem + CLIENT_STRUCT;
     let now_s = now_ms / 1000;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
          qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem=0 rbs={REPLY_BUFFER} rbp=0 \
          obl=0 oll=0 omem={omem} tot-mem={tot_mem} events=r cmd={command} user=default redir=-1 resp={} \
          lib-name={} lib-ver={}",
@@ -147,6 +161,9 @@ fn client_line(client: &ClientShared, now_ms: i64, caller: &Caller) -> String {
         (now_s - client.last_interaction_ms.load(Ordering::Relaxed) / 1000).max(0),
         flags(client),
         client.db.load(Ordering::Relaxed),
+        client.subscriptions[0].load(Ordering::Relaxed),
+        client.subscriptions[1].load(Ordering::Relaxed),
+        client.subscriptions[2].load(Ordering::Relaxed),
         client.resp.load(Ordering::Relaxed),
         text(&client.lib_name),
         text(&client.lib_ver),

@@ -556,12 +556,16 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
 fn stats_tail(server: &Server, out: &mut String) {
     let stats = &server.stats;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    field(out, "pubsub_channels", server.pubsub.channel_count(false));
+    field(out, "pubsub_patterns", server.pubsub.pattern_count());
+    field(
+        out,
+        "pubsubshard_channels",
+        server.pubsub.channel_count(true),
+    );
     zeros(
         out,
         &[
-            "pubsub_channels",
-            "pubsub_patterns",
-            "pubsubshard_channels",
             "latest_fork_usec",
             "total_forks",
             "migrate_cached_sockets",
@@ -599,6 +603,11 @@ fn stats_tail(server: &Server, out: &mut String) {
         out,
         "client_query_buffer_limit_disconnections",
         load(&stats.client_query_buffer_limit_disconnections),
+    );
+    field(
+        out,
+        "client_output_buffer_limit_disconnections",
+        load(&server.pubsub.stats.output_limit_disconnections),
     );
 }
 
