@@ -37,3 +37,43 @@ pub fn new_lua() -> mlua::Result<Lua> {
     register_libraries(&lua)?;
     Ok(lua)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The interpreter's library set, and limits that scripts control.
+    use crate::libs::testing::{error, eval};
+
+    #[test]
+    fn opens_the_libraries_redis_opens() {
+        assert_eq!(
+            eval("return table.concat({type(cjson), type(cmsgpack), type(bit), type(struct), type(debug), type(string), type(math), type(table)}, ',')"),
+            "table,table,table,table,table,table,table,table"
+        );
+        assert_eq!(
+            eval("return table.concat({type(package), type(os), type(io), type(require)}, ',')"),
+            "nil,nil,nil,nil"
+        );
+        assert_eq!(eval("local l = debug.getregistry()._LOADED return tostring(l.bit == bit and l.struct == struct and l.cjson == nil)"), "true");
+        assert_eq!(
+            eval("return cjson._NAME .. ' ' .. cjson._VERSION .. ' ' .. cmsgpack._VERSION"),
+            "cjson 2.1.0 lua-cmsgpack 0.4.0"
+        );
+    }
+
+    #[test]
+    fn wide_and_many_values_stay_within_mlua_references() {
+        // mlua keeps about 8000 references in all; none of these may hold one per value.
+        assert_eq!(eval("local t = {} for i = 1, 20000 do t['k' .. i] = 'v' .. i end return #cjson.encode(t) > 0"), "true");
+        assert_eq!(
+            eval("local t = {} for i = 1, 20000 do t['k' .. i] = {i} end return #cmsgpack.pack(t)"),
+            "208515"
+        );
+        assert_eq!(eval("local t = {} for i = 1, 7000 do t[i] = 's' .. i end return select('#', cmsgpack.unpack(cmsgpack.pack(unpack(t))))"), "7000");
+        assert_eq!(eval("return select('#', struct.unpack(string.rep('s', 7000), string.rep('a\\0', 7000)))"), "7001");
+        assert_eq!(eval("local s = string.rep('[', 5000) .. string.rep(']', 5000) cjson.decode_max_depth(10000) return #cjson.encode(cjson.decode(s))"), "5000");
+        assert_eq!(
+            error("local t = {} for i = 1, 20000 do t[i] = 'x' end return cmsgpack.unpack(cmsgpack.pack(t)) and bit.band(unpack(t))"),
+            "user_script:1: bad argument #1 to 'band' (number expected, got string)"
+        );
+    }
+}

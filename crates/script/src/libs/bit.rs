@@ -5,9 +5,9 @@
 //! (ties to even) and wraps modulo 2^32; NaN and infinities give 0. Results are returned
 //! as signed 32-bit numbers.
 
-use mlua::{Lua, MultiValue, Table};
+use mlua::{Lua, Table, Value};
 
-use super::{c_function, number, Args, Outcome};
+use super::{c_function, number, one, Args, Outcome, Returns};
 
 /// Builds the `bit` table.
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
@@ -25,7 +25,10 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set("rol", c_function(lua, |a| shift(a, u32::rotate_left))?)?;
     t.raw_set("ror", c_function(lua, |a| shift(a, u32::rotate_right))?)?;
-    t.raw_set("bswap", c_function(lua, |a| ret(bit_arg(a, 1)?.swap_bytes()))?)?;
+    t.raw_set(
+        "bswap",
+        c_function(lua, |a| ret(bit_arg(a, 1)?.swap_bytes()))?,
+    )?;
     t.raw_set("tohex", c_function(lua, tohex)?)?;
     Ok(t)
 }
@@ -44,12 +47,12 @@ fn bit_arg(a: &Args, n: usize) -> Outcome<u32> {
     }
 }
 
-fn ret(b: u32) -> Outcome<MultiValue> {
-    Ok(MultiValue::from_vec(vec![number(f64::from(b as i32))]))
+fn ret(b: u32) -> Outcome<Returns> {
+    one(number(f64::from(b as i32)))
 }
 
 /// band/bor/bxor over all arguments. LuaBitOp folds from the last argument down.
-fn fold(a: &Args, op: fn(u32, u32) -> u32) -> Outcome<MultiValue> {
+fn fold(a: &Args, op: fn(u32, u32) -> u32) -> Outcome<Returns> {
     let mut b = bit_arg(a, 1)?;
     for i in (2..=a.count()).rev() {
         b = op(b, bit_arg(a, i)?);
@@ -57,14 +60,14 @@ fn fold(a: &Args, op: fn(u32, u32) -> u32) -> Outcome<MultiValue> {
     ret(b)
 }
 
-fn shift(a: &Args, op: fn(u32, u32) -> u32) -> Outcome<MultiValue> {
+fn shift(a: &Args, op: fn(u32, u32) -> u32) -> Outcome<Returns> {
     let b = bit_arg(a, 1)?;
     let n = bit_arg(a, 2)? & 31;
     ret(op(b, n))
 }
 
 /// `bit.tohex(x [, n])`: `n` digits (default 8), upper case when `n` is negative.
-fn tohex(a: &Args) -> Outcome<MultiValue> {
+fn tohex(a: &Args) -> Outcome<Returns> {
     let mut b = bit_arg(a, 1)?;
     let mut n: i32 = if a.get(2).is_none() {
         8
@@ -83,9 +86,7 @@ fn tohex(a: &Args) -> Outcome<MultiValue> {
         *slot = digits[(b & 15) as usize];
         b >>= 4;
     }
-    Ok(MultiValue::from_vec(vec![mlua::Value::String(
-        a.lua.create_string(&buf[..n as usize])?,
-    )]))
+    one(Value::String(a.lua.create_string(&buf[..n as usize])?))
 }
 
 #[cfg(test)]
@@ -111,7 +112,10 @@ mod tests {
         assert_eq!(eval("return bit.bnot(0)"), "-1");
         assert_eq!(eval("return bit.band(0x12345678, 0xff)"), "120");
         assert_eq!(eval("return bit.bor(1, 2, 4, 8)"), "15");
-        assert_eq!(eval("return bit.bxor(0xa5a5a5a5, 0xffffffff)"), "1515870810");
+        assert_eq!(
+            eval("return bit.bxor(0xa5a5a5a5, 0xffffffff)"),
+            "1515870810"
+        );
         assert_eq!(eval("return bit.lshift(1, 31)"), "-2147483648");
         assert_eq!(eval("return bit.lshift(1, 32)"), "1");
         assert_eq!(eval("return bit.rshift(-1, 28)"), "15");

@@ -14,11 +14,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+use mlua::{Function, LightUserData, Lua, MultiValue, Table, Value};
 
 use super::{
-    c_double_to_i32, c_function, format_g, number, number_of, raise, strtod_prefix, type_name,
-    Args, Outcome, MAX_C_STACK,
+    c_double_to_i32, c_function, format_g, number, number_of, one, raise, strtod_prefix, top_table,
+    type_name, Args, LuaStack, Outcome, Returns, MAX_C_STACK,
 };
 
 /// Settings of one cjson module table, with Redis's defaults.
@@ -54,12 +54,21 @@ impl Default for Config {
 
 type Shared = Rc<RefCell<Config>>;
 
-/// Builds a cjson module table with fresh settings (also what `cjson.new()` returns).
+/// Builds the cjson module table.
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
+    // Objects are walked with the base library's `next`, taken now so a script that
+    // replaces the global later changes nothing.
+    let next_fn: Function = lua.globals().raw_get("next")?;
+    new_module(lua, next_fn)
+}
+
+/// A cjson module table with fresh settings (also what `cjson.new()` returns).
+fn new_module(lua: &Lua, next_fn: Function) -> mlua::Result<Table> {
     let cfg: Shared = Rc::new(RefCell::new(Config::default()));
     let t = lua.create_table()?;
     let c = cfg.clone();
-    t.raw_set("encode", c_function(lua, move |a| encode(a, &c))?)?;
+    let walk = next_fn.clone();
+    t.raw_set("encode", c_function(lua, move |a| encode(a, &c, &walk))?)?;
     let c = cfg.clone();
     t.raw_set("decode", c_function(lua, move |a| decode(a, &c))?)?;
     let c = cfg.clone();
@@ -116,8 +125,8 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "new",
-        c_function(lua, |a| {
-            Ok(MultiValue::from_vec(vec![Value::Table(module(a.lua)?)]))
+        c_function(lua, move |a| {
+            one(Value::Table(new_module(a.lua, next_fn.clone())?))
         })?,
     )?;
     t.raw_set("null", null())?;
@@ -128,10 +137,6 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
 
 fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
-}
-
-fn one(v: Value) -> Outcome<MultiValue> {
-    Ok(MultiValue::from_vec(vec![v]))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -146,13 +151,7 @@ fn check_arg_count(a: &Args, max_args: usize) -> Outcome<()> {
 }
 
 /// Applies argument `n` to an integer setting (nil keeps it) and returns the value.
-fn apply_integer(
-    a: &Args,
-    n: usize,
-    min: i32,
-    max: i32,
-    setting: &mut i32,
-) -> Outcome<Value> {
+fn apply_integer(a: &Args, n: usize, min: i32, max: i32, setting: &mut i32) -> Outcome<Value> {
     if !matches!(a.get(n), None | Some(Value::Nil)) {
         // `int value = luaL_checkinteger(...)`: the C assignment keeps the low 32 bits.
         let value = a.check_integer(n)? as i32;
@@ -171,7 +170,7 @@ fn apply_integer(
 fn apply_enum(a: &Args, n: usize, options: &[&str], setting: &mut i32) -> Outcome<Value> {
     match a.get(n) {
         None | Some(Value::Nil) => {}
-        Some(Value::Boolean(b)) => *setting = i32::from(*b),
+        Some(Value::Boolean(b)) => *setting = i32::from(b),
         Some(_) => {
             let name = a.check_bytes(n)?;
             let name = name.as_bytes();
@@ -200,7 +199,7 @@ fn integer_setting(
     max: i32,
     field: fn(&mut Config) -> &mut i32,
     cfg: &Shared,
-) -> Outcome<MultiValue> {
+) -> Outcome<Returns> {
     check_arg_count(a, 1)?;
     let mut cfg = cfg.borrow_mut();
     one(apply_integer(a, 1, min, max, field(&mut cfg))?)
@@ -211,36 +210,32 @@ fn enum_setting(
     options: &[&str],
     field: fn(&mut Config) -> &mut i32,
     cfg: &Shared,
-) -> Outcome<MultiValue> {
+) -> Outcome<Returns> {
     check_arg_count(a, 1)?;
     let mut cfg = cfg.borrow_mut();
     one(apply_enum(a, 1, options, field(&mut cfg))?)
 }
 
 /// `encode_sparse_array([convert [, ratio [, safe]]])`.
-fn encode_sparse_array(a: &Args, cfg: &Shared) -> Outcome<MultiValue> {
+fn encode_sparse_array(a: &Args, cfg: &Shared) -> Outcome<Returns> {
     check_arg_count(a, 3)?;
     let mut cfg = cfg.borrow_mut();
     let convert = apply_enum(a, 1, &["off", "on"], &mut cfg.sparse_convert)?;
     let ratio = apply_integer(a, 2, 0, i32::MAX, &mut cfg.sparse_ratio)?;
     let safe = apply_integer(a, 3, 0, i32::MAX, &mut cfg.sparse_safe)?;
-    Ok(MultiValue::from_vec(vec![convert, ratio, safe]))
+    Ok(Returns::Values(MultiValue::from_vec(vec![
+        convert, ratio, safe,
+    ])))
 }
 
 // ---------------------------------------------------------------------------------------
 // Encoding
 
-/// A table being written.
+/// A table being written. The table itself waits in the `open` Lua stack and an
+/// object's iteration key in `cursors`, so depth costs no mlua references.
 enum EncodeFrame {
-    Array {
-        table: Table,
-        next: i32,
-        len: i32,
-    },
-    Object {
-        pairs: std::vec::IntoIter<(Value, Value)>,
-        first: bool,
-    },
+    Array { next: i32, len: i32 },
+    Object { first: bool },
 }
 
 impl EncodeFrame {
@@ -254,19 +249,40 @@ impl EncodeFrame {
     }
 }
 
-fn encode(a: &Args, cfg: &Shared) -> Outcome<MultiValue> {
+/// What writing one value started.
+enum Opened {
+    Nothing,
+    Array(Table, i32),
+    Object(Table),
+}
+
+fn encode(a: &Args, cfg: &Shared, next_fn: &Function) -> Outcome<Returns> {
     if a.count() != 1 {
         return a.arg_error(1, b"expected 1 argument");
     }
     let cfg = cfg.borrow();
     let mut out: Vec<u8> = Vec::new();
     let mut frames: Vec<EncodeFrame> = Vec::new();
+    let mut open = LuaStack::new(a.lua)?;
+    let mut cursors = LuaStack::new(a.lua)?;
     // The argument itself occupies one slot.
     let mut used = 1;
     let mut next = Some(a.value(1));
     loop {
         if let Some(value) = next.take() {
-            if let Some(frame) = encode_value(&cfg, &mut out, value, frames.len(), used)? {
+            let frame = match encode_value(&cfg, &mut out, value, frames.len(), used)? {
+                Opened::Nothing => None,
+                Opened::Array(table, len) => {
+                    open.push(Value::Table(table))?;
+                    Some(EncodeFrame::Array { next: 1, len })
+                }
+                Opened::Object(table) => {
+                    open.push(Value::Table(table))?;
+                    Some(EncodeFrame::Object { first: true })
+                }
+            };
+            if let Some(frame) = frame {
+                cursors.push(Value::Nil)?;
                 used += frame.slots();
                 frames.push(frame);
             }
@@ -276,39 +292,43 @@ fn encode(a: &Args, cfg: &Shared) -> Outcome<MultiValue> {
             break;
         };
         match frame {
-            EncodeFrame::Array { table, next: i, len } => {
-                if *i > *len {
-                    out.push(b']');
-                } else {
+            EncodeFrame::Array { next: i, len } => {
+                if *i <= *len {
                     if *i > 1 {
                         out.push(b',');
                     }
-                    next = Some(table.raw_get::<Value>(*i)?);
+                    next = Some(top_table(&open)?.raw_get::<Value>(*i)?);
                     *i += 1;
                     continue;
                 }
+                out.push(b']');
             }
-            EncodeFrame::Object { pairs, first } => match pairs.next() {
-                None => out.push(b'}'),
-                Some((key, value)) => {
+            EncodeFrame::Object { first } => {
+                let (key, value): (Value, Value) =
+                    next_fn.call((top_table(&open)?, cursors.top()?))?;
+                if !matches!(key, Value::Nil) {
                     if !*first {
                         out.push(b',');
                     }
                     *first = false;
                     encode_key(&cfg, &mut out, &key)?;
+                    cursors.set_top(key)?;
                     next = Some(value);
                     continue;
                 }
-            },
+                out.push(b'}');
+            }
         }
         if let Some(done) = frames.pop() {
             used -= done.slots();
         }
+        open.pop()?;
+        cursors.pop()?;
     }
     one(Value::String(a.lua.create_string(&out)?))
 }
 
-/// Writes a scalar, or opens a table and returns its frame. `depth` counts the tables
+/// Writes a scalar, or opens a table (writing its bracket). `depth` counts the tables
 /// already open.
 fn encode_value(
     cfg: &Config,
@@ -316,7 +336,7 @@ fn encode_value(
     value: Value,
     depth: usize,
     used: usize,
-) -> Outcome<Option<EncodeFrame>> {
+) -> Outcome<Opened> {
     match value {
         Value::String(s) => append_string(out, &s.as_bytes()),
         Value::Integer(_) | Value::Number(_) => {
@@ -331,24 +351,13 @@ fn encode_value(
             if depth > cfg.encode_max_depth as usize || used + 3 > MAX_C_STACK {
                 return raise(format!("Cannot serialise, excessive nesting ({depth})"));
             }
-            let mut pairs: Vec<(Value, Value)> = Vec::new();
-            for pair in table.pairs::<Value, Value>() {
-                pairs.push(pair?);
-            }
-            let len = array_length(cfg, &pairs)?;
+            let len = array_length(cfg, &table)?;
             if len > 0 {
                 out.push(b'[');
-                return Ok(Some(EncodeFrame::Array {
-                    table,
-                    next: 1,
-                    len,
-                }));
+                return Ok(Opened::Array(table, len));
             }
             out.push(b'{');
-            return Ok(Some(EncodeFrame::Object {
-                pairs: pairs.into_iter(),
-                first: true,
-            }));
+            return Ok(Opened::Object(table));
         }
         other => {
             return raise(format!(
@@ -357,17 +366,18 @@ fn encode_value(
             ))
         }
     }
-    Ok(None)
+    Ok(Opened::Nothing)
 }
 
 /// The array length CJSON gives a table: max key when every key is an integral number
 /// >= 1, or a value <= 0 for "write an object". `max` and `items` are C ints, with the
 /// C conversions and wrap-around.
-fn array_length(cfg: &Config, pairs: &[(Value, Value)]) -> Outcome<i32> {
+fn array_length(cfg: &Config, table: &Table) -> Outcome<i32> {
     let mut max: i32 = 0;
     let mut items: i32 = 0;
-    for (key, _) in pairs {
-        match number_of(key) {
+    for pair in table.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        match number_of(&key) {
             Some(k) if k != 0.0 && k.floor() == k && k >= 1.0 => {
                 if k > f64::from(max) {
                     max = c_double_to_i32(k);
@@ -377,10 +387,7 @@ fn array_length(cfg: &Config, pairs: &[(Value, Value)]) -> Outcome<i32> {
             _ => return Ok(-1),
         }
     }
-    if cfg.sparse_ratio > 0
-        && max > items.wrapping_mul(cfg.sparse_ratio)
-        && max > cfg.sparse_safe
-    {
+    if cfg.sparse_ratio > 0 && max > items.wrapping_mul(cfg.sparse_ratio) && max > cfg.sparse_safe {
         if cfg.sparse_convert == 0 {
             return raise("Cannot serialise table: excessively sparse array");
         }
@@ -727,10 +734,11 @@ fn push_utf8(out: &mut Vec<u8>, cp: u32) {
     }
 }
 
-/// An array or object being filled.
+/// An array or object being filled. The table waits in the `open` Lua stack and an
+/// object's current key in `keys`, so depth costs no mlua references.
 enum DecodeFrame {
-    Array { table: Table, index: i32 },
-    Object { table: Table, key: mlua::String },
+    Array { index: i32 },
+    Object,
 }
 
 impl DecodeFrame {
@@ -738,7 +746,7 @@ impl DecodeFrame {
     fn slots(&self) -> usize {
         match self {
             DecodeFrame::Array { .. } => 1,
-            DecodeFrame::Object { .. } => 2,
+            DecodeFrame::Object => 2,
         }
     }
 }
@@ -751,7 +759,7 @@ fn parse_error<T>(expected: &str, token: &Token) -> Outcome<T> {
     ))
 }
 
-fn decode(a: &Args, cfg: &Shared) -> Outcome<MultiValue> {
+fn decode(a: &Args, cfg: &Shared) -> Outcome<Returns> {
     if a.count() != 1 {
         return a.arg_error(1, b"expected 1 argument");
     }
@@ -772,10 +780,12 @@ fn decode(a: &Args, cfg: &Shared) -> Outcome<MultiValue> {
     };
     let lua = a.lua;
     let mut frames: Vec<DecodeFrame> = Vec::new();
+    let mut open = LuaStack::new(lua)?;
+    let mut keys = LuaStack::new(lua)?;
     // The argument occupies one slot.
     let mut used = 1;
     let mut token = lx.next();
-    'value: loop {
+    loop {
         let mut value = match token.kind {
             TokenKind::String => Value::String(lua.create_string(&lx.text)?),
             TokenKind::Number => number(token.number),
@@ -802,15 +812,17 @@ fn decode(a: &Args, cfg: &Shared) -> Outcome<MultiValue> {
                     Value::Table(table)
                 } else {
                     let frame = if is_object {
-                        let key = object_key(lua, &mut lx, &token)?;
+                        keys.push(Value::String(object_key(lua, &mut lx, &token)?))?;
                         token = lx.next();
-                        DecodeFrame::Object { table, key }
+                        DecodeFrame::Object
                     } else {
-                        DecodeFrame::Array { table, index: 1 }
+                        keys.push(Value::Nil)?;
+                        DecodeFrame::Array { index: 1 }
                     };
+                    open.push(Value::Table(table))?;
                     used += frame.slots();
                     frames.push(frame);
-                    continue 'value;
+                    continue;
                 }
             }
             _ => return parse_error("value", &token),
@@ -825,40 +837,39 @@ fn decode(a: &Args, cfg: &Shared) -> Outcome<MultiValue> {
                 }
                 return one(value);
             };
-            match frame {
-                DecodeFrame::Array { table, index } => {
+            let table = top_table(&open)?;
+            let close = match frame {
+                DecodeFrame::Array { index } => {
                     table.raw_set(*index, value)?;
                     *index = index.wrapping_add(1);
-                    token = lx.next();
-                    if token.kind != TokenKind::ArrEnd {
-                        if token.kind != TokenKind::Comma {
-                            return parse_error("comma or array end", &token);
-                        }
-                        token = lx.next();
-                        continue 'value;
-                    }
+                    TokenKind::ArrEnd
                 }
-                DecodeFrame::Object { table, key } => {
-                    table.raw_set(key.clone(), value)?;
-                    token = lx.next();
-                    if token.kind != TokenKind::ObjEnd {
-                        if token.kind != TokenKind::Comma {
-                            return parse_error("comma or object end", &token);
-                        }
-                        token = lx.next();
-                        *key = object_key(lua, &mut lx, &token)?;
-                        token = lx.next();
-                        continue 'value;
-                    }
+                DecodeFrame::Object => {
+                    table.raw_set(keys.top()?, value)?;
+                    TokenKind::ObjEnd
                 }
-            }
-            // The container just closed is the frame matched above.
-            let Some(done) = frames.pop() else {
-                return parse_error("value", &token);
             };
-            used -= done.slots();
-            let (DecodeFrame::Array { table, .. } | DecodeFrame::Object { table, .. }) = done;
-            value = Value::Table(table);
+            token = lx.next();
+            if token.kind != close {
+                if token.kind != TokenKind::Comma {
+                    let expected = match close {
+                        TokenKind::ArrEnd => "comma or array end",
+                        _ => "comma or object end",
+                    };
+                    return parse_error(expected, &token);
+                }
+                token = lx.next();
+                if close == TokenKind::ObjEnd {
+                    keys.set_top(Value::String(object_key(lua, &mut lx, &token)?))?;
+                    token = lx.next();
+                }
+                break;
+            }
+            if let Some(done) = frames.pop() {
+                used -= done.slots();
+            }
+            keys.pop()?;
+            value = open.pop()?;
         }
     }
 }
@@ -886,11 +897,17 @@ mod tests {
         assert_eq!(eval("return cjson.encode({1, 2, 3})"), "[1,2,3]");
         assert_eq!(eval("return cjson.encode({})"), "{}");
         assert_eq!(eval("return cjson.encode({a = {}})"), "{\"a\":{}}");
-        assert_eq!(eval("return cjson.encode({[1] = 1, [3] = 3})"), "[1,null,3]");
+        assert_eq!(
+            eval("return cjson.encode({[1] = 1, [3] = 3})"),
+            "[1,null,3]"
+        );
         assert_eq!(eval("return cjson.encode({[2] = 'x'})"), "[null,\"x\"]");
         assert_eq!(eval("return cjson.encode({[1.5] = 1})"), "{\"1.5\":1}");
         assert_eq!(eval("return cjson.encode({[0] = 1})"), "{\"0\":1}");
-        assert_eq!(eval("return cjson.encode({true, false, cjson.null})"), "[true,false,null]");
+        assert_eq!(
+            eval("return cjson.encode({true, false, cjson.null})"),
+            "[true,false,null]"
+        );
         assert_eq!(eval("return cjson.encode(nil)"), "null");
         assert_eq!(eval("return cjson.encode('x')"), "\"x\"");
     }
@@ -900,17 +917,32 @@ mod tests {
         assert_eq!(eval("return cjson.encode(0.1)"), "0.1");
         assert_eq!(eval("return cjson.encode(1/3)"), "0.33333333333333");
         assert_eq!(eval("return cjson.encode(1e100)"), "1e+100");
-        assert_eq!(eval("return cjson.encode(123456789012345678)"), "1.2345678901235e+17");
+        assert_eq!(
+            eval("return cjson.encode(123456789012345678)"),
+            "1.2345678901235e+17"
+        );
         assert_eq!(eval("return cjson.encode(-0.0)"), "-0");
         assert_eq!(eval("return cjson.encode(1e-300)"), "1e-300");
-        assert_eq!(eval("cjson.encode_number_precision(3) return cjson.encode(math.pi)"), "3.14");
+        assert_eq!(
+            eval("cjson.encode_number_precision(3) return cjson.encode(math.pi)"),
+            "3.14"
+        );
     }
 
     #[test]
     fn strings_are_escaped_like_cjson() {
-        assert_eq!(eval("return cjson.encode('a/b\"c\\\\d')"), "\"a\\/b\\\"c\\\\d\"");
-        assert_eq!(eval("return cjson.encode('\\1\\8\\9\\10\\12\\13\\127')"), "\"\\u0001\\b\\t\\n\\f\\r\\u007f\"");
-        assert_eq!(eval("return cjson.encode('\\200\\255') == '\"\\200\\255\"'"), "true");
+        assert_eq!(
+            eval("return cjson.encode('a/b\"c\\\\d')"),
+            "\"a\\/b\\\"c\\\\d\""
+        );
+        assert_eq!(
+            eval("return cjson.encode('\\1\\8\\9\\10\\12\\13\\127')"),
+            "\"\\u0001\\b\\t\\n\\f\\r\\u007f\""
+        );
+        assert_eq!(
+            eval("return cjson.encode('\\200\\255') == '\"\\200\\255\"'"),
+            "true"
+        );
     }
 
     #[test]
@@ -919,16 +951,37 @@ mod tests {
             error("return cjson.encode({[20] = 1})"),
             "user_script:1: Cannot serialise table: excessively sparse array"
         );
-        assert_eq!(eval("return cjson.encode({[10] = 1})"), "[null,null,null,null,null,null,null,null,null,1]");
-        assert_eq!(eval("cjson.encode_sparse_array(true) return cjson.encode({[20] = 1})"), "{\"20\":1}");
-        assert_eq!(eval("return table.concat({tostring(cjson.encode_sparse_array())}, ',')"), "false");
+        assert_eq!(
+            eval("return cjson.encode({[10] = 1})"),
+            "[null,null,null,null,null,null,null,null,null,1]"
+        );
+        assert_eq!(
+            eval("cjson.encode_sparse_array(true) return cjson.encode({[20] = 1})"),
+            "{\"20\":1}"
+        );
+        assert_eq!(
+            eval("return table.concat({tostring(cjson.encode_sparse_array())}, ',')"),
+            "false"
+        );
         assert_eq!(eval("local a, b, c = cjson.encode_sparse_array(nil, 3, 4) return tostring(a) .. ',' .. b .. ',' .. c"), "false,3,4");
         assert_eq!(eval("return cjson.encode_max_depth()"), "1000");
         assert_eq!(eval("return cjson.encode_invalid_numbers('null')"), "null");
-        assert_eq!(eval("cjson.encode_invalid_numbers('null') return cjson.encode({1/0, 0/0})"), "[null,null]");
-        assert_eq!(eval("cjson.encode_invalid_numbers(true) return cjson.encode({1/0, -1/0, 0/0})"), "[inf,-inf,nan]");
-        assert_eq!(eval("return tostring(cjson.encode_keep_buffer(false))"), "false");
-        assert_eq!(eval("local c = cjson.new() c.encode_max_depth(5) return cjson.encode_max_depth()"), "1000");
+        assert_eq!(
+            eval("cjson.encode_invalid_numbers('null') return cjson.encode({1/0, 0/0})"),
+            "[null,null]"
+        );
+        assert_eq!(
+            eval("cjson.encode_invalid_numbers(true) return cjson.encode({1/0, -1/0, 0/0})"),
+            "[inf,-inf,nan]"
+        );
+        assert_eq!(
+            eval("return tostring(cjson.encode_keep_buffer(false))"),
+            "false"
+        );
+        assert_eq!(
+            eval("local c = cjson.new() c.encode_max_depth(5) return cjson.encode_max_depth()"),
+            "1000"
+        );
         assert_eq!(
             error("return cjson.encode_max_depth(0)"),
             "user_script:1: bad argument #1 to 'encode_max_depth' (expected integer between 1 and 2147483647)"
@@ -945,11 +998,26 @@ mod tests {
 
     #[test]
     fn encode_errors() {
-        assert_eq!(error("return cjson.encode(print)"), "user_script:1: Cannot serialise function: type not supported");
-        assert_eq!(error("return cjson.encode({[true] = 1})"), "user_script:1: Cannot serialise boolean: table key must be a number or string");
-        assert_eq!(error("return cjson.encode(0/0)"), "user_script:1: Cannot serialise number: must not be NaN or Inf");
-        assert_eq!(error("return cjson.encode()"), "user_script:1: bad argument #1 to 'encode' (expected 1 argument)");
-        assert_eq!(error("local t = {} t[1] = t return cjson.encode(t)"), "user_script:1: Cannot serialise, excessive nesting (1001)");
+        assert_eq!(
+            error("return cjson.encode(print)"),
+            "user_script:1: Cannot serialise function: type not supported"
+        );
+        assert_eq!(
+            error("return cjson.encode({[true] = 1})"),
+            "user_script:1: Cannot serialise boolean: table key must be a number or string"
+        );
+        assert_eq!(
+            error("return cjson.encode(0/0)"),
+            "user_script:1: Cannot serialise number: must not be NaN or Inf"
+        );
+        assert_eq!(
+            error("return cjson.encode()"),
+            "user_script:1: bad argument #1 to 'encode' (expected 1 argument)"
+        );
+        assert_eq!(
+            error("local t = {} t[1] = t return cjson.encode(t)"),
+            "user_script:1: Cannot serialise, excessive nesting (1001)"
+        );
         assert_eq!(
             error("cjson.encode_max_depth(100000) local t = {} t.a = t return cjson.encode(t)"),
             "user_script:1: Cannot serialise, excessive nesting (4000)"
@@ -963,34 +1031,88 @@ mod tests {
     #[test]
     fn decodes_values() {
         assert_eq!(eval("return cjson.decode('[1,2,3]')[3]"), "3");
-        assert_eq!(eval("return cjson.decode('{\"a\":{\"b\":true}}').a.b"), "true");
-        assert_eq!(eval("return tostring(cjson.decode('null') == cjson.null)"), "true");
-        assert_eq!(eval("return cjson.decode(' \"\\\\u00e9\\\\ud83d\\\\ude00\\\\/\" ')"), "é😀/");
+        assert_eq!(
+            eval("return cjson.decode('{\"a\":{\"b\":true}}').a.b"),
+            "true"
+        );
+        assert_eq!(
+            eval("return tostring(cjson.decode('null') == cjson.null)"),
+            "true"
+        );
+        assert_eq!(
+            eval("return cjson.decode(' \"\\\\u00e9\\\\ud83d\\\\ude00\\\\/\" ')"),
+            "é😀/"
+        );
         assert_eq!(eval("return cjson.decode('-1.5e3')"), "-1500");
         assert_eq!(eval("return cjson.decode('0x10')"), "16");
         assert_eq!(eval("return cjson.decode('+5')"), "5");
         assert_eq!(eval("return cjson.decode('-Infinity')"), "-inf");
         assert_eq!(eval("return cjson.decode(42)"), "42");
         assert_eq!(eval("return cjson.decode('[1]\\0garbage')[1]"), "1");
-        assert_eq!(eval("return cjson.encode(cjson.decode('{\"a\":[1,{}],\"b\":null}'))"), "{\"a\":[1,{}],\"b\":null}");
+        assert_eq!(
+            eval("return cjson.encode(cjson.decode('{\"a\":[1,{}],\"b\":null}'))"),
+            "{\"a\":[1,{}],\"b\":null}"
+        );
     }
 
     #[test]
     fn decode_errors() {
-        assert_eq!(error("return cjson.decode('{')"), "user_script:1: Expected object key string but found T_END at character 2");
-        assert_eq!(error("return cjson.decode('[1,]')"), "user_script:1: Expected value but found T_ARR_END at character 4");
-        assert_eq!(error("return cjson.decode('[1 2]')"), "user_script:1: Expected comma or array end but found T_NUMBER at character 4");
-        assert_eq!(error("return cjson.decode('{\"a\" 1}')"), "user_script:1: Expected colon but found T_NUMBER at character 6");
-        assert_eq!(error("return cjson.decode('{\"a\":1 x')"), "user_script:1: Expected comma or object end but found invalid token at character 8");
-        assert_eq!(error("return cjson.decode('1 2')"), "user_script:1: Expected the end but found T_NUMBER at character 3");
-        assert_eq!(error("return cjson.decode('\"abc')"), "user_script:1: Expected value but found unexpected end of string at character 5");
-        assert_eq!(error("return cjson.decode('\"\\\\q\"')"), "user_script:1: Expected value but found invalid escape code at character 2");
-        assert_eq!(error("return cjson.decode('\"\\\\udc00\"')"), "user_script:1: Expected value but found invalid unicode escape code at character 2");
-        assert_eq!(error("return cjson.decode('nil')"), "user_script:1: Expected value but found invalid token at character 1");
-        assert_eq!(error("return cjson.decode('-')"), "user_script:1: Expected value but found invalid number at character 1");
-        assert_eq!(error("return cjson.decode('')"), "user_script:1: Expected value but found T_END at character 1");
-        assert_eq!(error("return cjson.decode('\\0a')"), "user_script:1: JSON parser does not support UTF-16 or UTF-32");
-        assert_eq!(error("cjson.decode_invalid_numbers(false) return cjson.decode('0x10')"), "user_script:1: Expected value but found invalid number at character 1");
+        assert_eq!(
+            error("return cjson.decode('{')"),
+            "user_script:1: Expected object key string but found T_END at character 2"
+        );
+        assert_eq!(
+            error("return cjson.decode('[1,]')"),
+            "user_script:1: Expected value but found T_ARR_END at character 4"
+        );
+        assert_eq!(
+            error("return cjson.decode('[1 2]')"),
+            "user_script:1: Expected comma or array end but found T_NUMBER at character 4"
+        );
+        assert_eq!(
+            error("return cjson.decode('{\"a\" 1}')"),
+            "user_script:1: Expected colon but found T_NUMBER at character 6"
+        );
+        assert_eq!(
+            error("return cjson.decode('{\"a\":1 x')"),
+            "user_script:1: Expected comma or object end but found invalid token at character 8"
+        );
+        assert_eq!(
+            error("return cjson.decode('1 2')"),
+            "user_script:1: Expected the end but found T_NUMBER at character 3"
+        );
+        assert_eq!(
+            error("return cjson.decode('\"abc')"),
+            "user_script:1: Expected value but found unexpected end of string at character 5"
+        );
+        assert_eq!(
+            error("return cjson.decode('\"\\\\q\"')"),
+            "user_script:1: Expected value but found invalid escape code at character 2"
+        );
+        assert_eq!(
+            error("return cjson.decode('\"\\\\udc00\"')"),
+            "user_script:1: Expected value but found invalid unicode escape code at character 2"
+        );
+        assert_eq!(
+            error("return cjson.decode('nil')"),
+            "user_script:1: Expected value but found invalid token at character 1"
+        );
+        assert_eq!(
+            error("return cjson.decode('-')"),
+            "user_script:1: Expected value but found invalid number at character 1"
+        );
+        assert_eq!(
+            error("return cjson.decode('')"),
+            "user_script:1: Expected value but found T_END at character 1"
+        );
+        assert_eq!(
+            error("return cjson.decode('\\0a')"),
+            "user_script:1: JSON parser does not support UTF-16 or UTF-32"
+        );
+        assert_eq!(
+            error("cjson.decode_invalid_numbers(false) return cjson.decode('0x10')"),
+            "user_script:1: Expected value but found invalid number at character 1"
+        );
         assert_eq!(
             error("return cjson.decode(string.rep('[', 1001))"),
             "user_script:1: Found too many nested data structures (1001) at character 1001"
@@ -1000,10 +1122,18 @@ mod tests {
             "user_script:1: Found too many nested data structures (7999) at character 7999"
         );
         assert_eq!(
-            error(r#"cjson.decode_max_depth(100000) return cjson.decode(string.rep('{"a":', 10000))"#),
+            error(
+                r#"cjson.decode_max_depth(100000) return cjson.decode(string.rep('{"a":', 10000))"#
+            ),
             "user_script:1: Found too many nested data structures (4000) at character 19996"
         );
-        assert_eq!(error("return cjson.decode()"), "user_script:1: bad argument #1 to 'decode' (expected 1 argument)");
-        assert_eq!(error("return cjson.decode({})"), "user_script:1: bad argument #1 to 'decode' (string expected, got table)");
+        assert_eq!(
+            error("return cjson.decode()"),
+            "user_script:1: bad argument #1 to 'decode' (expected 1 argument)"
+        );
+        assert_eq!(
+            error("return cjson.decode({})"),
+            "user_script:1: bad argument #1 to 'decode' (string expected, got table)"
+        );
     }
 }

@@ -10,11 +10,11 @@
 //! results fail where Redis fails, with the same message, instead of exhausting our
 //! stack. A claimed length never allocates: elements are read one by one from the input.
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, Table, Value};
 
 use super::{
-    c_double_to_i32, c_double_to_i64, c_function, number, number_of, raise, Args, Fail, Outcome,
-    MAX_C_STACK,
+    c_double_to_i32, c_double_to_i64, c_function, number, number_of, one, raise, top_table, Args,
+    Fail, LuaStack, Outcome, Returns, MAX_C_STACK,
 };
 
 /// Tables nested this deep are encoded as nil (this is what stops reference cycles).
@@ -37,7 +37,7 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
 // ---------------------------------------------------------------------------------------
 // Encoding
 
-fn pack(a: &Args) -> Outcome<MultiValue> {
+fn pack(a: &Args) -> Outcome<Returns> {
     let nargs = a.count();
     if nargs == 0 {
         return a.arg_error(0, b"MessagePack pack needs input.");
@@ -46,12 +46,10 @@ fn pack(a: &Args) -> Outcome<MultiValue> {
         return a.arg_error(0, b"Too many arguments for MessagePack pack.");
     }
     let mut out = Vec::new();
-    for v in a.values.iter() {
-        encode(&mut out, v, 0)?;
+    for i in 1..=nargs {
+        encode(&mut out, &a.value(i), 0)?;
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        a.lua.create_string(&out)?,
-    )]))
+    one(Value::String(a.lua.create_string(&out)?))
 }
 
 fn encode(out: &mut Vec<u8>, v: &Value, level: usize) -> Outcome<()> {
@@ -144,57 +142,57 @@ fn encode_header(out: &mut Vec<u8>, n: usize, fix: u8, sixteen: u8, thirty_two: 
     }
 }
 
+/// Tables are walked lazily (`lua_next` order, as the C code), holding one key and value
+/// at a time; recursion is bounded by [`MAX_NESTING`].
 fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize) -> Outcome<()> {
-    let mut pairs: Vec<(Value, Value)> = Vec::new();
+    // Array when the keys are exactly 1..n: all positive integral numbers that fit an
+    // int, with the largest equal to the count (keys are unique, so no hole).
+    let mut count: usize = 0;
+    let mut max: i64 = 0;
+    let mut array = true;
     for pair in t.pairs::<Value, Value>() {
-        pairs.push(pair?);
+        let (k, _) = pair?;
+        count += 1;
+        if array {
+            match number_of(&k) {
+                Some(n) if n > 0.0 && !n.is_infinite() && f64::from(c_double_to_i32(n)) == n => {
+                    max = max.max(n as i64);
+                }
+                _ => array = false,
+            }
+        }
     }
-    if is_array(&pairs) {
-        encode_header(out, pairs.len(), 0x90, 0xdc, 0xdd);
-        for i in 1..=pairs.len() {
+    if array && max == count as i64 {
+        encode_header(out, count, 0x90, 0xdc, 0xdd);
+        for i in 1..=count {
             let v: Value = t.raw_get(i)?;
             encode(out, &v, level + 1)?;
         }
     } else {
-        encode_header(out, pairs.len(), 0x80, 0xde, 0xdf);
-        for (k, v) in &pairs {
-            encode(out, k, level + 1)?;
-            encode(out, v, level + 1)?;
+        encode_header(out, count, 0x80, 0xde, 0xdf);
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            encode(out, &k, level + 1)?;
+            encode(out, &v, level + 1)?;
         }
     }
     Ok(())
 }
 
-/// Whether the keys are exactly 1..n: all positive integral numbers that fit an int,
-/// with the largest equal to the count (keys are unique, so there is no hole).
-fn is_array(pairs: &[(Value, Value)]) -> bool {
-    let mut max: i64 = 0;
-    for (k, _) in pairs {
-        let Some(n) = number_of(k) else {
-            return false;
-        };
-        if n <= 0.0 || n.is_infinite() || f64::from(c_double_to_i32(n)) != n {
-            return false;
-        }
-        max = max.max(n as i64);
-    }
-    max == pairs.len() as i64
-}
-
 // ---------------------------------------------------------------------------------------
 // Decoding
 
-fn unpack(a: &Args) -> Outcome<MultiValue> {
+fn unpack(a: &Args) -> Outcome<Returns> {
     // `unpack` keeps every argument on the stack while it pushes results.
     unpack_full(a, 0, 0, a.count())
 }
 
-fn unpack_one(a: &Args) -> Outcome<MultiValue> {
+fn unpack_one(a: &Args) -> Outcome<Returns> {
     let offset = a.opt_integer(2, 0)?;
     unpack_full(a, 1, offset, 1)
 }
 
-fn unpack_limit(a: &Args) -> Outcome<MultiValue> {
+fn unpack_limit(a: &Args) -> Outcome<Returns> {
     let limit = a.check_integer(2)?;
     let offset = a.opt_integer(3, 0)?;
     unpack_full(a, limit, offset, 1)
@@ -202,7 +200,7 @@ fn unpack_limit(a: &Args) -> Outcome<MultiValue> {
 
 /// Decodes up to `limit` values from `offset` (both 0: everything, and no offset is
 /// returned). `stack_base` is how many slots the C function held before its results.
-fn unpack_full(a: &Args, limit: i64, offset: i64, stack_base: usize) -> Outcome<MultiValue> {
+fn unpack_full(a: &Args, limit: i64, offset: i64, stack_base: usize) -> Outcome<Returns> {
     let s = a.check_bytes(1)?;
     let input = s.as_bytes();
     let len = input.len();
@@ -220,28 +218,40 @@ fn unpack_full(a: &Args, limit: i64, offset: i64, stack_base: usize) -> Outcome<
             offset as i32, len as i32
         ));
     }
-    let limit = if decode_all { i64::from(i32::MAX) } else { limit };
+    let limit = if decode_all {
+        i64::from(i32::MAX)
+    } else {
+        limit
+    };
     let mut cursor = Cursor {
         data: &input[offset as usize..],
     };
-    let mut results: Vec<Value> = Vec::new();
-    while !cursor.data.is_empty() && (results.len() as i64) < limit {
-        match decode(a.lua, &mut cursor, stack_base + results.len()) {
-            Ok(v) => results.push(v),
+    // Results wait in a Lua table: thousands of values must not each hold an mlua
+    // reference.
+    let mut results = LuaStack::new(a.lua)?;
+    if !decode_all {
+        // The next offset goes first; its value is known at the end.
+        results.push(Value::Nil)?;
+    }
+    let mut count: usize = 0;
+    while !cursor.data.is_empty() && (count as i64) < limit {
+        match decode(a.lua, &mut cursor, stack_base + count) {
+            Ok(v) => results.push(v)?,
             Err(DecodeError::Eof) => return raise("Missing bytes in input."),
             Err(DecodeError::BadFormat) => return raise("Bad data format in input."),
             Err(DecodeError::Fail(f)) => return Err(f),
         }
+        count += 1;
     }
     if !decode_all {
-        if stack_base + results.len() + 1 > MAX_C_STACK {
+        if stack_base + count + 1 > MAX_C_STACK {
             return raise("stack overflow (in function mp_unpack_full)");
         }
         let left = cursor.data.len();
         let next = if left == 0 { -1 } else { (len - left) as i64 };
-        results.insert(0, number(next as f64));
+        results.table_set(1, number(next as f64))?;
     }
-    Ok(MultiValue::from_vec(results))
+    Ok(results.into_returns())
 }
 
 struct Cursor<'a> {
@@ -278,18 +288,11 @@ impl From<mlua::Error> for DecodeError {
     }
 }
 
-/// A container being filled.
+/// A container being filled; its table waits in the `open` Lua stack (and a map's
+/// pending key in `keys`), so depth costs no mlua references.
 enum Frame {
-    Array {
-        table: Table,
-        next_index: u32,
-        remaining: usize,
-    },
-    Map {
-        table: Table,
-        remaining: usize,
-        key: Option<Value>,
-    },
+    Array { next_index: u32, remaining: usize },
+    Map { remaining: usize, has_key: bool },
 }
 
 impl Frame {
@@ -298,8 +301,8 @@ impl Frame {
     fn slots(&self) -> usize {
         match self {
             Frame::Array { .. } => 2,
-            Frame::Map { key: None, .. } => 1,
-            Frame::Map { key: Some(_), .. } => 2,
+            Frame::Map { has_key: false, .. } => 1,
+            Frame::Map { has_key: true, .. } => 2,
         }
     }
 }
@@ -317,6 +320,8 @@ const TOO_MANY: &str =
 /// Decodes one top-level value. `base` is the stack slots already in use.
 fn decode(lua: &Lua, c: &mut Cursor, base: usize) -> Result<Value, DecodeError> {
     let mut frames: Vec<Frame> = Vec::new();
+    let mut open = LuaStack::new(lua)?;
+    let mut keys = LuaStack::new(lua)?;
     let mut used = base;
     loop {
         if c.data.is_empty() {
@@ -337,8 +342,8 @@ fn decode(lua: &Lua, c: &mut Cursor, base: usize) -> Result<Value, DecodeError> 
                 if n == 0 {
                     Value::Table(table)
                 } else {
+                    open.push(Value::Table(table))?;
                     let frame = Frame::Array {
-                        table,
                         next_index: 1,
                         remaining: n,
                     };
@@ -352,10 +357,10 @@ fn decode(lua: &Lua, c: &mut Cursor, base: usize) -> Result<Value, DecodeError> 
                 if n == 0 {
                     Value::Table(table)
                 } else {
+                    open.push(Value::Table(table))?;
                     let frame = Frame::Map {
-                        table,
                         remaining: n,
-                        key: None,
+                        has_key: false,
                     };
                     used += frame.slots();
                     frames.push(frame);
@@ -371,39 +376,33 @@ fn decode(lua: &Lua, c: &mut Cursor, base: usize) -> Result<Value, DecodeError> 
             used -= frame.slots();
             let done = match frame {
                 Frame::Array {
-                    table,
                     next_index,
                     remaining,
                 } => {
-                    table.raw_set(*next_index, value)?;
+                    top_table(&open)?.raw_set(*next_index, value)?;
                     *next_index = next_index.wrapping_add(1);
                     *remaining -= 1;
                     *remaining == 0
                 }
-                Frame::Map {
-                    table,
-                    remaining,
-                    key,
-                } => match key.take() {
-                    None => {
-                        *key = Some(value);
-                        false
-                    }
-                    Some(k) => {
-                        set_field(table, k, value)?;
+                Frame::Map { remaining, has_key } => {
+                    if *has_key {
+                        set_field(&top_table(&open)?, keys.pop()?, value)?;
+                        *has_key = false;
                         *remaining -= 1;
                         *remaining == 0
+                    } else {
+                        keys.push(value)?;
+                        *has_key = true;
+                        false
                     }
-                },
+                }
             };
             if !done {
                 used += frame.slots();
                 break;
             }
-            let Some(Frame::Array { table, .. } | Frame::Map { table, .. }) = frames.pop() else {
-                return Err(DecodeError::BadFormat);
-            };
-            value = Value::Table(table);
+            frames.pop();
+            value = open.pop()?;
         }
     }
 }
@@ -412,10 +411,14 @@ fn decode(lua: &Lua, c: &mut Cursor, base: usize) -> Result<Value, DecodeError> 
 fn set_field(table: &Table, key: Value, value: Value) -> Result<(), DecodeError> {
     match &key {
         Value::Nil => {
-            return Err(DecodeError::Fail(Fail::Bare(b"table index is nil".to_vec())));
+            return Err(DecodeError::Fail(Fail::Bare(
+                b"table index is nil".to_vec(),
+            )));
         }
         Value::Number(n) if n.is_nan() => {
-            return Err(DecodeError::Fail(Fail::Bare(b"table index is NaN".to_vec())));
+            return Err(DecodeError::Fail(Fail::Bare(
+                b"table index is NaN".to_vec(),
+            )));
         }
         _ => {}
     }
@@ -486,10 +489,19 @@ mod tests {
 
     #[test]
     fn integers_take_the_smallest_form() {
-        assert_eq!(hex("cmsgpack.pack(0, 127, 128, 255, 256)"), "007fcc80ccffcd0100");
-        assert_eq!(hex("cmsgpack.pack(65536, 2^32)"), "ce00010000cf0000000100000000");
+        assert_eq!(
+            hex("cmsgpack.pack(0, 127, 128, 255, 256)"),
+            "007fcc80ccffcd0100"
+        );
+        assert_eq!(
+            hex("cmsgpack.pack(65536, 2^32)"),
+            "ce00010000cf0000000100000000"
+        );
         assert_eq!(hex("cmsgpack.pack(-1, -32, -33, -129)"), "ffe0d0dfd1ff7f");
-        assert_eq!(hex("cmsgpack.pack(-2^31, -2^31-1)"), "d280000000d3ffffffff7fffffff");
+        assert_eq!(
+            hex("cmsgpack.pack(-2^31, -2^31-1)"),
+            "d280000000d3ffffffff7fffffff"
+        );
         assert_eq!(hex("cmsgpack.pack(-2^63)"), "d38000000000000000");
         assert_eq!(hex("cmsgpack.pack(2^63)"), "ca5f000000");
         assert_eq!(hex("cmsgpack.pack(2^63 + 2^20)"), "cb43e0000000000200");
@@ -508,8 +520,14 @@ mod tests {
     fn strings_tables_and_others() {
         assert_eq!(hex("cmsgpack.pack('abc')"), "a3616263");
         assert_eq!(hex("cmsgpack.pack(string.rep('x', 32)):sub(1, 2)"), "d920");
-        assert_eq!(hex("cmsgpack.pack(string.rep('x', 256)):sub(1, 3)"), "da0100");
-        assert_eq!(hex("cmsgpack.pack(string.rep('x', 65536)):sub(1, 5)"), "db00010000");
+        assert_eq!(
+            hex("cmsgpack.pack(string.rep('x', 256)):sub(1, 3)"),
+            "da0100"
+        );
+        assert_eq!(
+            hex("cmsgpack.pack(string.rep('x', 65536)):sub(1, 5)"),
+            "db00010000"
+        );
         assert_eq!(hex("cmsgpack.pack({1, 2, 3})"), "93010203");
         assert_eq!(hex("cmsgpack.pack({})"), "90");
         assert_eq!(hex("cmsgpack.pack({a = 1})"), "81a16101");
@@ -521,34 +539,79 @@ mod tests {
     #[test]
     fn nesting_stops_at_sixteen() {
         let code = "local t = {} t[1] = t return cmsgpack.pack(t)";
-        assert_eq!(hex(&format!("(function() {code} end)()")), format!("{}c0", "91".repeat(16)));
+        assert_eq!(
+            hex(&format!("(function() {code} end)()")),
+            format!("{}c0", "91".repeat(16))
+        );
     }
 
     #[test]
     fn unpack_round_trips_and_returns_many() {
-        assert_eq!(eval("return table.concat({cmsgpack.unpack(cmsgpack.pack(1, -2, 'x', 0.5))}, ',')"), "1,-2,x,0.5");
-        assert_eq!(eval("local t = cmsgpack.unpack(cmsgpack.pack({1, {a = 'b'}})) return t[2].a"), "b");
-        assert_eq!(eval("return cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255')"), "-1");
+        assert_eq!(
+            eval("return table.concat({cmsgpack.unpack(cmsgpack.pack(1, -2, 'x', 0.5))}, ',')"),
+            "1,-2,x,0.5"
+        );
+        assert_eq!(
+            eval("local t = cmsgpack.unpack(cmsgpack.pack({1, {a = 'b'}})) return t[2].a"),
+            "b"
+        );
+        assert_eq!(
+            eval("return cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255')"),
+            "-1"
+        );
         assert_eq!(eval("return select('#', cmsgpack.unpack(''))"), "0");
-        assert_eq!(eval("return select('#', cmsgpack.unpack(string.rep('\\1', 7999)))"), "7999");
+        assert_eq!(
+            eval("return select('#', cmsgpack.unpack(string.rep('\\1', 7999)))"),
+            "7999"
+        );
     }
 
     #[test]
     fn unpack_one_and_limit_return_the_next_offset() {
-        assert_eq!(eval("return table.concat({cmsgpack.unpack_one(cmsgpack.pack(1, 2))}, ',')"), "1,1");
-        assert_eq!(eval("return table.concat({cmsgpack.unpack_one(cmsgpack.pack(1, 2), 1)}, ',')"), "-1,2");
-        assert_eq!(eval("return table.concat({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}, ',')"), "2,1,2");
-        assert_eq!(eval("return table.concat({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0)}, ',')"), "1,2,3");
-        assert_eq!(eval("return table.concat({cmsgpack.unpack_one('\\1', 1)}, ',')"), "-1");
+        assert_eq!(
+            eval("return table.concat({cmsgpack.unpack_one(cmsgpack.pack(1, 2))}, ',')"),
+            "1,1"
+        );
+        assert_eq!(
+            eval("return table.concat({cmsgpack.unpack_one(cmsgpack.pack(1, 2), 1)}, ',')"),
+            "-1,2"
+        );
+        assert_eq!(
+            eval("return table.concat({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}, ',')"),
+            "2,1,2"
+        );
+        assert_eq!(
+            eval("return table.concat({cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0)}, ',')"),
+            "1,2,3"
+        );
+        assert_eq!(
+            eval("return table.concat({cmsgpack.unpack_one('\\1', 1)}, ',')"),
+            "-1"
+        );
     }
 
     #[test]
     fn unpack_errors() {
-        assert_eq!(error("return cmsgpack.unpack('\\146\\1')"), "user_script:1: Missing bytes in input.");
-        assert_eq!(error("return cmsgpack.unpack('\\219\\255\\255\\255\\255')"), "user_script:1: Missing bytes in input.");
-        assert_eq!(error("return cmsgpack.unpack('\\221\\255\\255\\255\\255')"), "user_script:1: Missing bytes in input.");
-        assert_eq!(error("return cmsgpack.unpack('\\193')"), "user_script:1: Bad data format in input.");
-        assert_eq!(error("return cmsgpack.unpack('\\129\\192\\1')"), "table index is nil");
+        assert_eq!(
+            error("return cmsgpack.unpack('\\146\\1')"),
+            "user_script:1: Missing bytes in input."
+        );
+        assert_eq!(
+            error("return cmsgpack.unpack('\\219\\255\\255\\255\\255')"),
+            "user_script:1: Missing bytes in input."
+        );
+        assert_eq!(
+            error("return cmsgpack.unpack('\\221\\255\\255\\255\\255')"),
+            "user_script:1: Missing bytes in input."
+        );
+        assert_eq!(
+            error("return cmsgpack.unpack('\\193')"),
+            "user_script:1: Bad data format in input."
+        );
+        assert_eq!(
+            error("return cmsgpack.unpack('\\129\\192\\1')"),
+            "table index is nil"
+        );
         assert_eq!(
             error("return cmsgpack.unpack_one('\\1', -1)"),
             "user_script:1: Invalid request to unpack with offset of -1 and limit of 1."

@@ -76,33 +76,69 @@ pub(crate) fn raise<T>(message: impl Into<Vec<u8>>) -> Outcome<T> {
     Err(Fail::Raise(message.into()))
 }
 
-/// Results up to this many are returned straight from the Rust body; more travel in a
-/// table that the shim spreads on its own stack. mlua keeps the arguments (and a spare
-/// error slot) below a callback's results, so a body could not return the 7999 values
-/// Redis's `cmsgpack.unpack` can.
-const DIRECT_RESULTS: usize = 32;
+/// Arguments and results up to this many pass directly between Lua and the Rust body;
+/// more travel in one table. Every value mlua hands to Rust holds a slot of its
+/// reference stack, which has room for about 8000 in all, and panics when full. Redis's
+/// libraries take and return up to ~8000 values, so large counts go through a table the
+/// shim fills or spreads on its own stack.
+const DIRECT_COUNT: usize = 32;
+
+/// What a library function returns.
+pub(crate) enum Returns {
+    /// These values.
+    Values(MultiValue),
+    /// The values at 1..=n of this table (nils included).
+    Spread(Table, usize),
+}
+
+/// One result.
+pub(crate) fn one(v: Value) -> Outcome<Returns> {
+    Ok(Returns::Values(MultiValue::from_vec(vec![v])))
+}
+
+/// Tells the body that its arguments arrive as (marker, table, count). A script cannot
+/// make a light userdata with this address, so the marker cannot be forged.
+static SPREAD_ARGS: u8 = 0;
+
+fn spread_marker() -> *mut std::ffi::c_void {
+    std::ptr::addr_of!(SPREAD_ARGS).cast_mut().cast()
+}
 
 /// Creates a library function: `body` runs with the call's arguments and returns its
 /// results or a [`Fail`]. See the module note for why it is wrapped in [`shim`].
 pub(crate) fn c_function<F>(lua: &Lua, body: F) -> mlua::Result<Function>
 where
-    F: Fn(&Args) -> Outcome<MultiValue> + 'static,
+    F: Fn(&Args) -> Outcome<Returns> + 'static,
 {
-    let inner = lua.create_function(move |lua, args: MultiValue| {
-        let args = Args { lua, values: args };
-        match body(&args) {
-            Ok(mut results) if results.len() <= DIRECT_RESULTS => {
+    let inner = lua.create_function(move |lua, values: MultiValue| {
+        let source = match (values.front(), values.get(1), values.get(2)) {
+            (Some(Value::LightUserData(m)), Some(Value::Table(t)), Some(n))
+                if m.0 == spread_marker() =>
+            {
+                ArgSource::Table(t.clone(), number_of(n).unwrap_or(0.0) as usize)
+            }
+            _ => ArgSource::Direct(values),
+        };
+        let args = Args { lua, source };
+        let outcome = body(&args);
+        drop(args);
+        match outcome {
+            Ok(Returns::Values(mut results)) if results.len() <= DIRECT_COUNT => {
                 results.push_front(Value::Boolean(true));
                 Ok(results)
             }
-            Ok(results) => {
+            Ok(Returns::Values(results)) => {
                 let n = results.len();
                 let table = lua.create_sequence_from(results)?;
                 Ok(MultiValue::from_vec(vec![
                     Value::Table(table),
-                    Value::Number(n as f64),
+                    number(n as f64),
                 ]))
             }
+            Ok(Returns::Spread(table, n)) => Ok(MultiValue::from_vec(vec![
+                Value::Table(table),
+                number(n as f64),
+            ])),
             Err(Fail::Raise(message)) => Ok(MultiValue::from_vec(vec![
                 Value::Boolean(false),
                 Value::String(lua.create_string(message)?),
@@ -122,15 +158,36 @@ where
 
 /// The C side of every library function: calls the Rust body (upvalue 1) with the same
 /// arguments, returns its results, or raises its message as a string error.
+///
+/// The body answers `true, results...`, `table, n` (results to spread), `false, message`
+/// (raised after the caller's position) or `nil, message` (raised as it is).
 unsafe extern "C-unwind" fn shim(state: *mut ffi::lua_State) -> c_int {
     // SAFETY (whole body): a C function owns its stack frame and is guaranteed
-    // LUA_MINSTACK free slots, more than the two extra values pushed here. No Rust value
+    // LUA_MINSTACK free slots above its arguments, more than the three extra values
+    // pushed at once here; larger pushes are preceded by lua_checkstack. No Rust value
     // with a destructor is alive, so `lua_error`'s longjmp skips nothing that needs
     // dropping; errors raised by the body pass through the same way.
     let nargs = ffi::lua_gettop(state);
-    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
-    ffi::lua_insert(state, 1);
-    ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
+    if nargs as usize <= DIRECT_COUNT {
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
+    } else {
+        // Stack: args. Becomes: body, marker, table of args, count.
+        ffi::lua_createtable(state, nargs, 0);
+        for i in 1..=nargs {
+            ffi::lua_pushvalue(state, i);
+            ffi::lua_rawseti(state, -2, ffi::lua_Integer::from(i));
+        }
+        ffi::lua_replace(state, 1);
+        ffi::lua_settop(state, 1);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(state, 1);
+        ffi::lua_pushlightuserdata(state, spread_marker());
+        ffi::lua_insert(state, 2);
+        ffi::lua_pushnumber(state, f64::from(nargs));
+        ffi::lua_call(state, 3, ffi::LUA_MULTRET);
+    }
     let nresults = ffi::lua_gettop(state);
     if ffi::lua_type(state, 1) == ffi::LUA_TBOOLEAN && ffi::lua_toboolean(state, 1) != 0 {
         return nresults - 1;
@@ -148,8 +205,7 @@ unsafe extern "C-unwind" fn shim(state: *mut ffi::lua_State) -> c_int {
         }
         return n;
     }
-    // Stack: false, message (prefix where the script called us, as luaL_error does),
-    // or nil, message (raise it as it is).
+    // Stack: false or nil, message.
     if ffi::lua_isnil(state, 1) != 0 {
         ffi::lua_pushvalue(state, 2);
         ffi::lua_error(state)
@@ -160,26 +216,43 @@ unsafe extern "C-unwind" fn shim(state: *mut ffi::lua_State) -> c_int {
     ffi::lua_error(state)
 }
 
+/// Where a call's arguments are.
+enum ArgSource {
+    Direct(MultiValue),
+    /// Many arguments: positions 1..=n of this table.
+    Table(Table, usize),
+}
+
 /// The arguments of one library call, with `lauxlib`'s checks and messages.
 pub(crate) struct Args<'a> {
     pub(crate) lua: &'a Lua,
-    pub(crate) values: MultiValue,
+    source: ArgSource,
 }
 
 impl Args<'_> {
     /// `lua_gettop`: how many arguments were passed.
     pub(crate) fn count(&self) -> usize {
-        self.values.len()
+        match &self.source {
+            ArgSource::Direct(values) => values.len(),
+            ArgSource::Table(_, n) => *n,
+        }
     }
 
     /// Argument `n` (1-based), `None` when absent (Lua's "no value").
-    pub(crate) fn get(&self, n: usize) -> Option<&Value> {
-        n.checked_sub(1).and_then(|i| self.values.get(i))
+    pub(crate) fn get(&self, n: usize) -> Option<Value> {
+        if n == 0 || n > self.count() {
+            return None;
+        }
+        match &self.source {
+            ArgSource::Direct(values) => values.get(n - 1).cloned(),
+            // A raw read of a table we built cannot fail but for memory; nil then.
+            ArgSource::Table(t, _) => Some(t.raw_get(n).unwrap_or(Value::Nil)),
+        }
     }
 
     /// Argument `n`, nil when absent.
     pub(crate) fn value(&self, n: usize) -> Value {
-        self.get(n).cloned().unwrap_or(Value::Nil)
+        self.get(n).unwrap_or(Value::Nil)
     }
 
     /// `luaL_argerror`: the message names the function as the script called it.
@@ -198,8 +271,8 @@ impl Args<'_> {
         if what.as_deref() == Some("method") {
             narg -= 1;
             if narg == 0 {
-                let mut m = format!("calling '{}' on bad self (", name.unwrap_or_default())
-                    .into_bytes();
+                let mut m =
+                    format!("calling '{}' on bad self (", name.unwrap_or_default()).into_bytes();
                 m.extend_from_slice(extra);
                 m.push(b')');
                 return raise(m);
@@ -214,14 +287,14 @@ impl Args<'_> {
 
     /// `luaL_typerror`: "<expected> expected, got <type>".
     pub(crate) fn type_error<T>(&self, narg: usize, expected: &str) -> Outcome<T> {
-        let got = self.get(narg).map_or("no value", type_name);
+        let got = self.get(narg).as_ref().map_or("no value", type_name);
         self.arg_error(narg, format!("{expected} expected, got {got}").as_bytes())
     }
 
     /// `lua_tonumber` with `lua_isnumber`: numbers, and strings Lua converts.
     pub(crate) fn to_number(&self, n: usize) -> Outcome<Option<f64>> {
         Ok(match self.get(n) {
-            Some(v) => to_number(self.lua, v)?,
+            Some(v) => to_number(self.lua, &v)?,
             None => None,
         })
     }
@@ -251,7 +324,7 @@ impl Args<'_> {
     pub(crate) fn check_bytes(&self, n: usize) -> Outcome<mlua::String> {
         let converted = match self.get(n) {
             Some(v @ (Value::String(_) | Value::Number(_) | Value::Integer(_))) => {
-                self.lua.coerce_string(v.clone())?
+                self.lua.coerce_string(v)?
             }
             _ => None,
         };
@@ -259,6 +332,67 @@ impl Args<'_> {
             Some(s) => Ok(s),
             None => self.type_error(n, "string"),
         }
+    }
+}
+
+/// A Lua table used as a stack, so deep structures keep one mlua reference (this table)
+/// instead of one per level.
+pub(crate) struct LuaStack {
+    table: Table,
+    len: usize,
+}
+
+impl LuaStack {
+    pub(crate) fn new(lua: &Lua) -> mlua::Result<Self> {
+        Ok(LuaStack {
+            table: lua.create_table()?,
+            len: 0,
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn push(&mut self, v: Value) -> mlua::Result<()> {
+        self.len += 1;
+        self.table.raw_set(self.len, v)
+    }
+
+    pub(crate) fn top(&self) -> mlua::Result<Value> {
+        self.table.raw_get(self.len)
+    }
+
+    pub(crate) fn set_top(&self, v: Value) -> mlua::Result<()> {
+        self.table.raw_set(self.len, v)
+    }
+
+    pub(crate) fn pop(&mut self) -> mlua::Result<Value> {
+        let v = self.table.raw_get(self.len)?;
+        self.table.raw_set(self.len, Value::Nil)?;
+        self.len = self.len.saturating_sub(1);
+        Ok(v)
+    }
+
+    /// Sets position `i` directly (a slot reserved earlier).
+    pub(crate) fn table_set(&self, i: usize, v: Value) -> mlua::Result<()> {
+        self.table.raw_set(i, v)
+    }
+
+    /// The values 1..=len, for returning them all.
+    pub(crate) fn into_returns(self) -> Returns {
+        Returns::Spread(self.table, self.len)
+    }
+}
+
+/// The top of a stack that holds tables.
+pub(crate) fn top_table(stack: &LuaStack) -> mlua::Result<Table> {
+    match stack.top()? {
+        Value::Table(t) => Ok(t),
+        other => Err(mlua::Error::runtime(format!(
+            "internal: expected a table, found {}",
+            type_name(&other)
+        ))),
     }
 }
 
@@ -358,7 +492,9 @@ pub(crate) fn strtod_prefix(text: &[u8]) -> (f64, usize) {
     let consumed = if end.is_null() {
         0
     } else {
-        (end as usize).saturating_sub(owned.as_ptr() as usize).min(span)
+        (end as usize)
+            .saturating_sub(owned.as_ptr() as usize)
+            .min(span)
     };
     (value, consumed)
 }

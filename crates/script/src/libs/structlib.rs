@@ -12,9 +12,11 @@
 //! NUL byte, as the C code reads it as a C string. Lengths in the format are checked
 //! against the data before anything is copied, so a claimed size never allocates.
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, Table, Value};
 
-use super::{c_double_to_i64, c_function, number, raise, Args, Outcome, MAX_C_STACK};
+use super::{
+    c_double_to_i64, c_function, number, one, raise, Args, LuaStack, Outcome, Returns, MAX_C_STACK,
+};
 
 /// The strongest alignment on the platform (`offsetof(struct { char; double; }, d)`).
 const MAX_ALIGN: usize = 8;
@@ -165,7 +167,7 @@ fn c_double_to_u64(d: f64) -> u64 {
     }
 }
 
-fn pack(a: &Args) -> Outcome<MultiValue> {
+fn pack(a: &Args) -> Outcome<Returns> {
     let mut fmt = Format::new(a)?;
     let mut h = Header::new();
     let mut arg = 2;
@@ -226,9 +228,7 @@ fn pack(a: &Args) -> Outcome<MultiValue> {
         }
         total = total.wrapping_add(size);
     }
-    Ok(MultiValue::from_vec(vec![Value::String(
-        a.lua.create_string(&out)?,
-    )]))
+    one(Value::String(a.lua.create_string(&out)?))
 }
 
 /// Appends the low `size` bytes of `value` (zeros beyond its 8 bytes).
@@ -260,7 +260,7 @@ fn get_integer(bytes: &[u8], endian: Endian, signed: bool) -> f64 {
     l as i64 as f64
 }
 
-fn unpack(a: &Args) -> Outcome<MultiValue> {
+fn unpack(a: &Args) -> Outcome<Returns> {
     let mut fmt = Format::new(a)?;
     let data = a.check_bytes(2)?;
     let data = data.as_bytes();
@@ -272,7 +272,9 @@ fn unpack(a: &Args) -> Outcome<MultiValue> {
     }
     pos -= 1;
     let mut h = Header::new();
-    let mut results: Vec<Value> = Vec::new();
+    // Results wait in a Lua table: thousands of strings must not each hold an mlua
+    // reference.
+    let mut results = LuaStack::new(a.lua)?;
     while let Some(opt) = fmt.next_option() {
         let mut size = fmt.option_size(opt)?;
         pos = pos.wrapping_add(padding(pos, &h, opt, size));
@@ -289,7 +291,7 @@ fn unpack(a: &Args) -> Outcome<MultiValue> {
                     &data[pos..pos + size],
                     h.endian,
                     signed,
-                )));
+                )))?;
             }
             b'x' => {}
             b'f' => {
@@ -299,7 +301,7 @@ fn unpack(a: &Args) -> Outcome<MultiValue> {
                     Endian::Big => f32::from_be_bytes(b),
                     Endian::Little => f32::from_le_bytes(b),
                 };
-                results.push(number(f64::from(f)));
+                results.push(number(f64::from(f)))?;
             }
             b'd' => {
                 let mut b = [0u8; 8];
@@ -308,43 +310,43 @@ fn unpack(a: &Args) -> Outcome<MultiValue> {
                     Endian::Big => f64::from_be_bytes(b),
                     Endian::Little => f64::from_le_bytes(b),
                 };
-                results.push(number(d));
+                results.push(number(d))?;
             }
             b'c' => {
                 if size == 0 {
                     // `c0` takes its length from the previous result, which must be a
                     // number or a string Lua reads as one.
-                    let previous = match results.last() {
-                        Some(v) => super::to_number(a.lua, v)?,
-                        None => None,
+                    let previous = match results.len() {
+                        0 => None,
+                        _ => super::to_number(a.lua, &results.top()?)?,
                     };
                     let Some(n) = previous else {
                         return raise("format 'c0' needs a previous size");
                     };
                     size = c_double_to_u64(n) as usize;
-                    results.pop();
+                    results.pop()?;
                     if !(size <= len && pos <= len - size) {
                         return a.arg_error(2, b"data string too short");
                     }
                 }
-                results.push(Value::String(a.lua.create_string(&data[pos..pos + size])?));
+                results.push(Value::String(a.lua.create_string(&data[pos..pos + size])?))?;
             }
             b's' => {
                 let Some(end) = data[pos..].iter().position(|&b| b == 0) else {
                     return raise("unfinished string in data");
                 };
-                results.push(Value::String(a.lua.create_string(&data[pos..pos + end])?));
+                results.push(Value::String(a.lua.create_string(&data[pos..pos + end])?))?;
                 size = end + 1;
             }
             _ => fmt.control(a, opt, &mut h)?,
         }
         pos = pos.wrapping_add(size);
     }
-    results.push(number(pos.wrapping_add(1) as i64 as f64));
-    Ok(MultiValue::from_vec(results))
+    results.push(number(pos.wrapping_add(1) as i64 as f64))?;
+    Ok(results.into_returns())
 }
 
-fn size(a: &Args) -> Outcome<MultiValue> {
+fn size(a: &Args) -> Outcome<Returns> {
     let mut fmt = Format::new(a)?;
     let mut h = Header::new();
     let mut pos: usize = 0;
@@ -363,7 +365,7 @@ fn size(a: &Args) -> Outcome<MultiValue> {
         }
         pos = pos.wrapping_add(size);
     }
-    Ok(MultiValue::from_vec(vec![number(pos as i64 as f64)]))
+    one(number(pos as i64 as f64))
 }
 
 #[cfg(test)]
@@ -399,21 +401,53 @@ mod tests {
         assert_eq!(hex("struct.pack('s', 'ab')"), "616200");
         assert_eq!(hex("struct.pack('bxb', 1, 2)"), "010002");
         assert_eq!(hex("struct.pack('!4 b i', 1, 2)"), "0100000002000000");
-        assert_eq!(hex("struct.pack('! b d', 1, 0)"), format!("01{}", "00".repeat(15)));
+        assert_eq!(
+            hex("struct.pack('! b d', 1, 0)"),
+            format!("01{}", "00".repeat(15))
+        );
         assert_eq!(hex("struct.pack('b\\0b', 1, 2)"), "01");
     }
 
     #[test]
     fn unpack_returns_values_and_next_position() {
-        assert_eq!(eval("return table.concat({struct.unpack('>i', '\\0\\0\\1\\0')}, ',')"), "256,5");
-        assert_eq!(eval("return table.concat({struct.unpack('<h', '\\255\\255')}, ',')"), "-1,3");
-        assert_eq!(eval("return table.concat({struct.unpack('<H', '\\255\\255')}, ',')"), "65535,3");
-        assert_eq!(eval("return table.concat({struct.unpack('b', 'xa', 2)}, ',')"), "97,3");
-        assert_eq!(eval("return table.concat({struct.unpack('sB', 'hi\\0\\7')}, ',')"), "hi,7,5");
-        assert_eq!(eval("return table.concat({struct.unpack('bc0', '\\3abcd')}, ',')"), "abc,5");
-        assert_eq!(eval("return table.concat({struct.unpack('c1c0', '2abcd')}, ',')"), "ab,4");
-        assert_eq!(eval("return table.concat({struct.unpack('>d', struct.pack('>d', 0.1))}, ',')"), "0.1,9");
-        assert_eq!(eval("return table.concat({struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}, ',')"), "1,2,9");
+        assert_eq!(
+            eval("return table.concat({struct.unpack('>i', '\\0\\0\\1\\0')}, ',')"),
+            "256,5"
+        );
+        assert_eq!(
+            eval("return table.concat({struct.unpack('<h', '\\255\\255')}, ',')"),
+            "-1,3"
+        );
+        assert_eq!(
+            eval("return table.concat({struct.unpack('<H', '\\255\\255')}, ',')"),
+            "65535,3"
+        );
+        assert_eq!(
+            eval("return table.concat({struct.unpack('b', 'xa', 2)}, ',')"),
+            "97,3"
+        );
+        assert_eq!(
+            eval("return table.concat({struct.unpack('sB', 'hi\\0\\7')}, ',')"),
+            "hi,7,5"
+        );
+        assert_eq!(
+            eval("return table.concat({struct.unpack('bc0', '\\3abcd')}, ',')"),
+            "abc,5"
+        );
+        assert_eq!(
+            eval("return table.concat({struct.unpack('c1c0', '2abcd')}, ',')"),
+            "ab,4"
+        );
+        assert_eq!(
+            eval("return table.concat({struct.unpack('>d', struct.pack('>d', 0.1))}, ',')"),
+            "0.1,9"
+        );
+        assert_eq!(
+            eval(
+                "return table.concat({struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}, ',')"
+            ),
+            "1,2,9"
+        );
     }
 
     #[test]
