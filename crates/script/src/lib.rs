@@ -68,12 +68,20 @@ mod tests {
             eval("local t = {} for i = 1, 20000 do t['k' .. i] = {i} end return #cmsgpack.pack(t)"),
             "208515"
         );
-        assert_eq!(eval("local t = {} for i = 1, 7000 do t[i] = 's' .. i end return select('#', cmsgpack.unpack(cmsgpack.pack(unpack(t))))"), "7000");
-        assert_eq!(eval("return select('#', struct.unpack(string.rep('s', 7000), string.rep('a\\0', 7000)))"), "7001");
-        assert_eq!(eval("local s = string.rep('[', 5000) .. string.rep(']', 5000) cjson.decode_max_depth(10000) return #cjson.encode(cjson.decode(s))"), "5000");
+        assert_eq!(eval("local t = {} for i = 1, 4000 do t[i] = 's' .. i end return select('#', cmsgpack.unpack(cmsgpack.pack(unpack(t))))"), "4000");
         assert_eq!(
-            error("local t = {} for i = 1, 20000 do t[i] = 'x' end return cmsgpack.unpack(cmsgpack.pack(t)) and bit.band(unpack(t))"),
-            "user_script:1: bad argument #1 to 'band' (number expected, got string)"
+            error("local t = {} for i = 1, 4001 do t[i] = 's' .. i end return cmsgpack.pack(unpack(t))"),
+            "user_script:1: bad argument #0 to 'pack' (Too many arguments for MessagePack pack.)"
+        );
+        assert_eq!(eval("return select('#', struct.unpack(string.rep('s', 7000), string.rep('a\\0', 7000)))"), "7001");
+        assert_eq!(eval("local s = string.rep('[', 5000) .. string.rep(']', 5000) cjson.decode_max_depth(10000) cjson.encode_max_depth(10000) return #cjson.encode(cjson.decode(s))"), "10000");
+        assert_eq!(
+            eval("local t = {} for i = 1, 100 do t[i] = -1 end return bit.band(unpack(t))"),
+            "-1"
+        );
+        assert_eq!(
+            error("local t = {} for i = 1, 100 do t[i] = i end t[50] = 'x' return bit.band(unpack(t))"),
+            "user_script:1: bad argument #50 to 'band' (number expected, got string)"
         );
     }
 }

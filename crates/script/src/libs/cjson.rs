@@ -369,9 +369,9 @@ fn encode_value(
     Ok(Opened::Nothing)
 }
 
-/// The array length CJSON gives a table: max key when every key is an integral number
-/// >= 1, or a value <= 0 for "write an object". `max` and `items` are C ints, with the
-/// C conversions and wrap-around.
+/// The array length CJSON gives a table: the largest key when every key is an integral
+/// number of at least 1, or a value <= 0 meaning "write an object". `max` and `items`
+/// are C ints, with the C conversions and wrap-around.
 fn array_length(cfg: &Config, table: &Table) -> Outcome<i32> {
     let mut max: i32 = 0;
     let mut items: i32 = 0;

@@ -431,7 +431,7 @@ pub(crate) fn to_number(lua: &Lua, v: &Value) -> mlua::Result<Option<f64>> {
 /// The C cast `(int64_t)d` as x86-64 performs it: truncation, and the "integer
 /// indefinite" value `i64::MIN` for NaN and anything out of range.
 pub(crate) fn c_double_to_i64(d: f64) -> i64 {
-    if d >= -9_223_372_036_854_775_808.0 && d < 9_223_372_036_854_775_808.0 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
         d as i64
     } else {
         i64::MIN
