@@ -180,7 +180,7 @@ fn pack(a: &Args) -> Outcome<Returns> {
         out.resize(out.len() + pad, 0);
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
-                let n = a.check_number(arg)?;
+                let n = pack_number(a, arg)?;
                 arg += 1;
                 let value = if n < 0.0 {
                     c_double_to_i64(n) as u64
@@ -191,7 +191,7 @@ fn pack(a: &Args) -> Outcome<Returns> {
             }
             b'x' => out.push(0),
             b'f' => {
-                let f = a.check_number(arg)? as f32;
+                let f = pack_number(a, arg)? as f32;
                 arg += 1;
                 out.extend_from_slice(&match h.endian {
                     Endian::Big => f.to_be_bytes(),
@@ -199,7 +199,7 @@ fn pack(a: &Args) -> Outcome<Returns> {
                 });
             }
             b'd' => {
-                let d = a.check_number(arg)?;
+                let d = pack_number(a, arg)?;
                 arg += 1;
                 out.extend_from_slice(&match h.endian {
                     Endian::Big => d.to_be_bytes(),
@@ -207,7 +207,7 @@ fn pack(a: &Args) -> Outcome<Returns> {
                 });
             }
             b'c' | b's' => {
-                let s = a.check_bytes(arg)?;
+                let s = pack_bytes(a, arg)?;
                 arg += 1;
                 let s = s.as_bytes();
                 if size == 0 {
@@ -229,6 +229,23 @@ fn pack(a: &Args) -> Outcome<Returns> {
         total = total.wrapping_add(size);
     }
     one(Value::String(a.lua.create_string(&out)?))
+}
+
+/// `pack` pushes a nil mark right after its arguments, so the first missing one reads
+/// as nil, not "no value".
+fn pack_number(a: &Args, arg: usize) -> Outcome<f64> {
+    if arg > a.count() {
+        return a.arg_error(arg, b"number expected, got nil");
+    }
+    a.check_number(arg)
+}
+
+/// See [`pack_number`].
+fn pack_bytes(a: &Args, arg: usize) -> Outcome<mlua::String> {
+    if arg > a.count() {
+        return a.arg_error(arg, b"string expected, got nil");
+    }
+    a.check_bytes(arg)
 }
 
 /// Appends the low `size` bytes of `value` (zeros beyond its 8 bytes).
@@ -481,7 +498,7 @@ mod tests {
         );
         assert_eq!(
             error("return struct.pack('i')"),
-            "user_script:1: bad argument #2 to 'pack' (number expected, got no value)"
+            "user_script:1: bad argument #2 to 'pack' (number expected, got nil)"
         );
         assert_eq!(
             error("return struct.unpack('i', 'abc')"),
