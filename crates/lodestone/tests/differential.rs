@@ -30,6 +30,16 @@ const IMPLEMENTED: &[&str] = &[
     "DISCARD",
     "WATCH",
     "UNWATCH",
+    // pub/sub (hand-written cases: a random SUBSCRIBE would change every later reply)
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "PSUBSCRIBE",
+    "PUNSUBSCRIBE",
+    "SSUBSCRIBE",
+    "SUNSUBSCRIBE",
+    "PUBLISH",
+    "SPUBLISH",
+    "PUBSUB",
     // connection
     "PING",
     "ECHO",
