@@ -472,3 +472,40 @@ fn output_limit_config_errors() {
         ])
     );
 }
+
+/// The `redis` crate's own PubSub API works unchanged: channel and pattern
+/// subscriptions, message payloads, and counts seen by another client.
+#[test]
+fn redis_crate_pubsub_api() {
+    let server = start_subject("PUBSUB_AGAINST_REDIS");
+    let mut subscriber = server.client();
+    let mut publisher = server.client();
+    let mut pubsub = subscriber.as_pubsub();
+    pubsub.subscribe("events").expect("subscribe");
+    pubsub.psubscribe("ev*").expect("psubscribe");
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg("events")
+        .arg("payload-1")
+        .query(&mut publisher)
+        .expect("publish");
+    assert_eq!(receivers, 2);
+    let first = pubsub.get_message().expect("message");
+    assert_eq!(first.get_channel_name(), "events");
+    assert!(!first.from_pattern());
+    assert_eq!(first.get_payload::<String>().expect("payload"), "payload-1");
+    let second = pubsub.get_message().expect("pmessage");
+    assert!(second.from_pattern());
+    assert_eq!(second.get_pattern::<String>().expect("pattern"), "ev*");
+    assert_eq!(second.get_payload::<String>().expect("payload"), "payload-1");
+    pubsub.unsubscribe("events").expect("unsubscribe");
+    pubsub.punsubscribe("ev*").expect("punsubscribe");
+    let numsub: Vec<(String, i64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("events")
+        .query(&mut publisher)
+        .expect("numsub");
+    assert_eq!(numsub, vec![("events".to_string(), 0)]);
+}
