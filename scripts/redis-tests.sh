@@ -79,7 +79,8 @@ find_redis_source() {
 # per-server `function flush` is tolerated (Lodestone has no scripting), the tools some
 # tests call come from Debian's redis-tools, and the first block of unit/pubsubshard
 # runs (upstream tags the whole file external:skip because of its second block, which
-# sets up a replica).
+# sets up a replica), and so does unit/obuf-limits (tagged for its DEBUG-heavy tests,
+# which the skip list names).
 prepare_suite() {
     local src=$1 suite="$OUT/suite"
     rm -rf "$suite"
@@ -87,6 +88,7 @@ prepare_suite() {
     cp -r "$src/tests" "$suite/"
     sed -i 's/^\(\s*\)r function flush$/\1catch {r function flush}/' "$suite/tests/support/server.tcl"
     sed -i '0,/ external:skip/s/ external:skip//' "$suite/tests/unit/pubsubshard.tcl"
+    sed -i 's/{"obuf-limits external:skip"}/{"obuf-limits"}/' "$suite/tests/unit/obuf-limits.tcl"
     for tool in redis-cli redis-benchmark redis-server redis-check-aof redis-check-rdb; do
         [ -x "/usr/bin/$tool" ] && ln -sf "/usr/bin/$tool" "$suite/src/$tool"
     done

@@ -56,6 +56,9 @@ pub async fn cron(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         crate::commands::info::sample_metrics(&server);
+        server
+            .pubsub
+            .check_soft_limits(&server.config.hot.pubsub_output_limits);
         if server.active_expire_enabled.load(Ordering::Relaxed) {
             let effort = server
                 .config

@@ -111,37 +111,72 @@ impl Mailbox {
     }
 
     /// Appends a published message, closing the client if it passes its limits.
-    fn deliver(&self, bytes: &[u8], limits: &OutputLimits, now_ms: i64, stats: &PubSubStats) {
-        let mut wake = false;
-        let mut close = false;
-        {
+    /// Returns true when the client has just gone over its soft limit (the cron then
+    /// watches it: the limit must close it even if no more messages come).
+    fn deliver(&self, bytes: &[u8], limits: &OutputLimits, now_ms: i64, stats: &PubSubStats) -> bool {
+        let (wake, close, went_soft) = {
             let mut pending = self.pending.lock();
             if pending.closed {
-                return;
+                return false;
             }
-            wake |= pending.buf.is_empty();
+            let wake = pending.buf.is_empty();
             pending.buf.extend_from_slice(bytes);
-            let used = (pending.buf.len() + self.in_flight.load(Ordering::Relaxed)) as u64;
-            if over_limits(&mut pending, used, limits, now_ms) {
-                pending.closed = true;
-                pending.buf = Vec::new();
-                close = true;
-            }
-        }
+            let was_soft = pending.soft_since_ms != 0;
+            let close = self.check_limits(&mut pending, limits, now_ms);
+            (wake, close, !was_soft && pending.soft_since_ms != 0)
+        };
         self.publish_size();
         if close {
-            stats
-                .output_limit_disconnections
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                "Client id={} addr={} closed for overcoming of output buffer limits.",
-                self.client.id,
-                self.client.addr
-            );
-            self.client.kill();
+            self.close(stats);
         } else if wake {
             self.client.wake.notify_one();
         }
+        went_soft && !close
+    }
+
+    /// Applies the limits to what is unread now; true (and the mailbox emptied and
+    /// closed) when the client must go.
+    fn check_limits(&self, pending: &mut Pending, limits: &OutputLimits, now_ms: i64) -> bool {
+        let used = (pending.buf.len() + self.in_flight.load(Ordering::Relaxed)) as u64;
+        if !over_limits(pending, used, limits, now_ms) {
+            return false;
+        }
+        pending.closed = true;
+        pending.buf = Vec::new();
+        true
+    }
+
+    fn close(&self, stats: &PubSubStats) {
+        stats
+            .output_limit_disconnections
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            "Client id={} addr={} closed for overcoming of output buffer limits.",
+            self.client.id,
+            self.client.addr
+        );
+        self.client.kill();
+    }
+
+    /// The cron's check of a client that was over its soft limit: closes it once the
+    /// limit has held long enough; false once it no longer needs watching.
+    fn recheck(&self, limits: &OutputLimits, now_ms: i64, stats: &PubSubStats) -> bool {
+        let close = {
+            let mut pending = self.pending.lock();
+            if pending.closed {
+                return false;
+            }
+            if self.check_limits(&mut pending, limits, now_ms) {
+                true
+            } else {
+                return pending.soft_since_ms != 0;
+            }
+        };
+        self.publish_size();
+        if close {
+            self.close(stats);
+        }
+        false
     }
 
     /// Moves every pending byte to the end of `out`; returns whether there were any.
@@ -203,7 +238,7 @@ fn over_limits(pending: &mut Pending, used: u64, limits: &OutputLimits, now_ms: 
         return false;
     }
     let seconds = limits.soft_seconds.load(Ordering::Relaxed) as i64;
-    (now_ms - pending.soft_since_ms) / 1000 > seconds
+    now_ms - pending.soft_since_ms > seconds * 1000
 }
 
 /// What one client is subscribed to, kept by its connection.
@@ -270,6 +305,8 @@ pub struct PubSub {
     /// they were first subscribed.
     patterns: RwLock<IndexMap<Vec<u8>, Listeners>>,
     shard: RwLock<HashMap<Vec<u8>, Listeners>>,
+    /// Subscribers above their soft limit, which the cron re-checks.
+    over_soft: Mutex<Vec<Arc<Mailbox>>>,
     pub stats: PubSubStats,
 }
 
@@ -387,7 +424,7 @@ impl PubSub {
             if let Some(listeners) = map.get(channel) {
                 let mut encoded = Encoded::new(|w| write_message(w, b"message", channel, message));
                 for mailbox in listeners {
-                    mailbox.deliver(encoded.get(mailbox), limits, now_ms, &self.stats);
+                    self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
                 }
                 receivers += listeners.len();
             }
@@ -399,7 +436,7 @@ impl PubSub {
             }
             let mut encoded = Encoded::new(|w| write_pattern_message(w, pattern, channel, message));
             for mailbox in listeners {
-                mailbox.deliver(encoded.get(mailbox), limits, now_ms, &self.stats);
+                self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
             }
             receivers += listeners.len();
         }
@@ -415,9 +452,31 @@ impl PubSub {
         };
         let mut encoded = Encoded::new(|w| write_message(w, b"smessage", channel, message));
         for mailbox in listeners {
-            mailbox.deliver(encoded.get(mailbox), limits, now_ms, &self.stats);
+            self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
         }
         listeners.len()
+    }
+
+    fn deliver(&self, mailbox: &Arc<Mailbox>, bytes: &[u8], limits: &OutputLimits, now_ms: i64) {
+        if mailbox.deliver(bytes, limits, now_ms, &self.stats) {
+            self.over_soft.lock().push(mailbox.clone());
+        }
+    }
+
+    /// The cron's pass over subscribers above their soft limit: closes those that
+    /// stayed above it too long, even when no message arrives any more (Redis checks
+    /// from its cron too).
+    pub fn check_soft_limits(&self, limits: &OutputLimits) {
+        let watched = std::mem::take(&mut *self.over_soft.lock());
+        if watched.is_empty() {
+            return;
+        }
+        let now_ms = lodestone_util::clock::now_ms();
+        let still: Vec<Arc<Mailbox>> = watched
+            .into_iter()
+            .filter(|mailbox| mailbox.recheck(limits, now_ms, &self.stats))
+            .collect();
+        self.over_soft.lock().extend(still);
     }
 
     /// Channels (or shard channels) with at least one subscriber, matching `pattern`.
