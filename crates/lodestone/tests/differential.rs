@@ -1338,6 +1338,109 @@ fn run_seed(pair: &mut Pair, judge: &mut Judge, seed: u64, count: usize, only: b
     }
 }
 
+/// The event classes the event comparison enables: all of them, `new` and `keymiss`
+/// included.
+const EVENT_FLAGS: &str = "KEAnm";
+
+/// Commands the event run does not send: RANDOMKEY deletes the expired keys its
+/// random probes hit, so the two keyspaces would differ afterwards.
+const RANDOM_EVENTS: &[&str] = &["RANDOMKEY"];
+
+/// Commands whose events are compared in any order: SORT of a hash-table set looks up
+/// its BY and GET patterns (a `keymiss` each) in the table's order.
+const UNORDERED_EVENTS: &[&str] = &["SORT", "SORT_RO"];
+
+/// Random sequences of implemented calls (the seeds of
+/// [`random_implemented_sequences_match_redis`]) publish the same keyspace events on
+/// both servers, command by command, with every event class enabled.
+#[test]
+fn random_sequences_publish_the_same_events() {
+    let Some(mut pair) = Pair::start() else {
+        return;
+    };
+    let seeds = match env_number("LODESTONE_DIFF_SEED") {
+        Some(seed) => vec![seed],
+        None => DEFAULT_SEEDS.to_vec(),
+    };
+    let count = env_number("LODESTONE_DIFF_COMMANDS").map_or(DEFAULT_COMMANDS, |n| n as usize);
+    let mut judge = Judge::default();
+    let mut failures = Vec::new();
+    for &seed in &seeds {
+        run_seed_with_events(&mut pair, &mut judge, seed, count, &mut failures);
+    }
+    // Replies are the business of the other random tests; here they only taint.
+    eprintln!(
+        "differential events: {} reply mismatches (not judged here)",
+        judge.fatal_count()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} commands published other events than redis (replay with \
+         LODESTONE_DIFF_SEED):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// One seed as [`run_seed`] draws it, with a `PSUBSCRIBE *` tap on each server (active
+/// expiry off, so only the commands expire keys). Event mismatches of untainted
+/// implemented calls are collected in `failures`, and taint what the call touched.
+fn run_seed_with_events(
+    pair: &mut Pair,
+    judge: &mut Judge,
+    seed: u64,
+    count: usize,
+    failures: &mut Vec<String>,
+) {
+    eprintln!("differential events: seed {seed}, {count} commands");
+    pair.reset();
+    judge.tainted.clear();
+    judge.all_tainted = false;
+    for setup in [
+        &["CONFIG", "SET", "notify-keyspace-events", EVENT_FLAGS][..],
+        &["DEBUG", "SET-ACTIVE-EXPIRE", "0"][..],
+    ] {
+        assert_eq!(pair.r.cmd(setup), b"+OK\r\n", "redis {setup:?}");
+        assert_eq!(pair.l.cmd(setup), b"+OK\r\n", "lodestone {setup:?}");
+    }
+    let mut taps = (
+        common::EventTap::open(pair.redis.port),
+        common::EventTap::open(pair.lodestone.port),
+    );
+    let mut generator = Gen {
+        rng: Rng(seed),
+        implemented_only: true,
+    };
+    let mut published = 0;
+    for i in 1..=count {
+        let args = generator.command();
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        if RANDOM_EVENTS.contains(&name.as_str()) {
+            continue;
+        }
+        let (redis, lodestone) = pair.exchange(&args);
+        judge.judge(format!("seed {seed} #{i}"), &args, redis, lodestone);
+        let mut events = (taps.0.drain_lines(), taps.1.drain_lines());
+        published += events.0.len();
+        if UNORDERED_EVENTS.contains(&name.as_str()) {
+            events.0.sort();
+            events.1.sort();
+        }
+        if events.0 == events.1 || !is_listed(&args) || judge.is_tainted(&args) {
+            continue;
+        }
+        let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
+        failures.push(format!(
+            "seed {seed} #{i}: {}\n  redis:     {:?}\n  lodestone: {:?}",
+            quoted.join(" "),
+            events.0,
+            events.1
+        ));
+        judge.taint(&args, true);
+    }
+    eprintln!("differential events: seed {seed}: redis published {published} messages");
+}
+
 // ---------------------------------------------------------------------------------
 // The harness's own logic, without servers.
 // ---------------------------------------------------------------------------------

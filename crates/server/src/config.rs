@@ -704,7 +704,14 @@ impl Config {
                 merge_output_limits(&self.get("client-output-buffer-limit"), value)?
             }
             "notify-keyspace-events" => match crate::notify::parse_flags(value) {
-                Some(flags) => crate::notify::flags_text(flags),
+                Some(flags) => {
+                    // The flags, not the text: as in Redis, the text shown drops `n`
+                    // beside `A`, but the class stays enabled.
+                    self.hot
+                        .notify_keyspace_events
+                        .store(flags, Ordering::Relaxed);
+                    crate::notify::flags_text(flags)
+                }
                 None => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
             },
             "maxmemory-clients" => canonical_memory_or_percent(value)?,
@@ -752,10 +759,6 @@ impl Config {
             "set-max-intset-entries" => store_size(&hot.set_max_intset_entries, n),
             "zset-max-listpack-entries" => store_size(&hot.zset_max_listpack_entries, n),
             "zset-max-listpack-value" => store_size(&hot.zset_max_listpack_value, n),
-            "notify-keyspace-events" => hot.notify_keyspace_events.store(
-                crate::notify::parse_flags(value).unwrap_or(0),
-                Ordering::Relaxed,
-            ),
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();
                 for class in words.chunks(4) {

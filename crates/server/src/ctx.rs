@@ -112,6 +112,8 @@ struct Access {
     count: bool,
     /// Stamp the access time (OBJECT IDLETIME); OBJECT and TYPE-like peeks do not.
     touch: bool,
+    /// With `count`, skip the `keymiss` event (Redis's `LOOKUP_NONOTIFY`: OBJECT).
+    quiet: bool,
 }
 
 /// Access to the locked part of the keyspace, with lazy expiry and effect bookkeeping.
@@ -211,6 +213,7 @@ impl<'a> KeyAccess<'a> {
             Access {
                 count: false,
                 touch: true,
+                quiet: false,
             },
         )
     }
@@ -224,6 +227,7 @@ impl<'a> KeyAccess<'a> {
             Access {
                 count: false,
                 touch: true,
+                quiet: false,
             },
         )
     }
@@ -237,6 +241,7 @@ impl<'a> KeyAccess<'a> {
             Access {
                 count: true,
                 touch: true,
+                quiet: false,
             },
         )
     }
@@ -245,11 +250,12 @@ impl<'a> KeyAccess<'a> {
     /// asked stamps the access time and counts hits and misses.
     fn live_entry(&mut self, db: usize, key: &[u8], access: Access) -> Option<&mut Entry> {
         let count = access.count;
+        let miss_event = count && !access.quiet;
         let now = self.now_ms;
         let part = self.locked.db_for(key, db);
         let Some(index) = part.index_of(key) else {
             self.misses += u64::from(count);
-            if count {
+            if miss_event {
                 record_event(
                     &mut self.events,
                     self.notify_flags,
@@ -276,7 +282,7 @@ impl<'a> KeyAccess<'a> {
                 key,
             );
             self.misses += u64::from(count);
-            if count {
+            if miss_event {
                 record_event(
                     &mut self.events,
                     self.notify_flags,
@@ -350,6 +356,20 @@ impl<'a> KeyAccess<'a> {
             return false;
         }
         self.locked.db_for(key, db).remove(key);
+        self.dirty += 1;
+        self.touch(db, key);
+        true
+    }
+
+    /// Deletes `key` from the selected database even if its TTL has passed but it was
+    /// not reclaimed yet: Redis's `dbDelete`, which the STORE commands use on an empty
+    /// result, so such a key counts as deleted (a `del` event, not `expired`). False
+    /// when absent.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        let db = self.db;
+        if self.locked.db_for(key, db).remove(key).is_none() {
+            return false;
+        }
         self.dirty += 1;
         self.touch(db, key);
         true
@@ -429,6 +449,7 @@ impl<'a> KeyAccess<'a> {
             Access {
                 count: false,
                 touch: false,
+                quiet: false,
             },
         )
     }
@@ -443,6 +464,21 @@ impl<'a> KeyAccess<'a> {
             Access {
                 count: true,
                 touch: false,
+                quiet: false,
+            },
+        )
+    }
+
+    /// [`Self::peek_read`] without the `keymiss` event (OBJECT, as Redis).
+    pub fn peek_read_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.db;
+        self.live_entry(
+            db,
+            key,
+            Access {
+                count: true,
+                touch: false,
+                quiet: true,
             },
         )
     }

@@ -382,3 +382,91 @@ pub fn expect_coded(conn: &mut RawConn, pairs: &[(&str, &str)]) {
         );
     }
 }
+
+/// The channel a tap's sentinel goes to: it ends every batch of collected events.
+pub const EVENT_SENTINEL: &str = "__sentinel__";
+
+/// A `PSUBSCRIBE *` connection (RESP2) that collects published messages, and a second
+/// connection that publishes the sentinel marking the end of a batch, so a test reads
+/// exactly the messages published before it asked (no sleeps).
+pub struct EventTap {
+    sub: RawConn,
+    publisher: RawConn,
+}
+
+impl EventTap {
+    /// Subscribes to every channel on the server at `port`.
+    pub fn open(port: u16) -> EventTap {
+        let mut sub = RawConn::connect(port);
+        let reply = sub.cmd(&["PSUBSCRIBE", "*"]);
+        assert_eq!(
+            reply, b"*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n",
+            "PSUBSCRIBE reply"
+        );
+        EventTap {
+            sub,
+            publisher: RawConn::connect(port),
+        }
+    }
+
+    /// The connection used for the sentinel, free for polling (INFO, CLIENT LIST).
+    pub fn side(&mut self) -> &mut RawConn {
+        &mut self.publisher
+    }
+
+    /// Every `(channel, message)` published since the last drain, in order.
+    pub fn drain(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let reply = self.publisher.cmd(&["PUBLISH", EVENT_SENTINEL, "end"]);
+        assert!(reply.starts_with(b":"), "PUBLISH reply {reply:?}");
+        let mut events = Vec::new();
+        loop {
+            let message = self.sub.read_reply();
+            let parts = bulk_parts(&message);
+            assert!(
+                parts.len() == 4 && parts[0] == b"pmessage",
+                "not a pmessage: {:?}",
+                String::from_utf8_lossy(&message)
+            );
+            if parts[2] == EVENT_SENTINEL.as_bytes() {
+                return events;
+            }
+            events.push((parts[2].clone(), parts[3].clone()));
+        }
+    }
+
+    /// [`Self::drain`] as `channel message` lines (lossy UTF-8), easy to assert on.
+    pub fn drain_lines(&mut self) -> Vec<String> {
+        self.drain()
+            .iter()
+            .map(|(channel, message)| {
+                format!(
+                    "{} {}",
+                    String::from_utf8_lossy(channel),
+                    String::from_utf8_lossy(message)
+                )
+            })
+            .collect()
+    }
+}
+
+/// The bulk strings of a flat RESP2 array reply (`*n` of `$len` items).
+pub fn bulk_parts(reply: &[u8]) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    let mut pos = match reply.windows(2).position(|w| w == b"\r\n") {
+        Some(end) if reply.first() == Some(&b'*') => end + 2,
+        _ => return parts,
+    };
+    while pos < reply.len() && reply[pos] == b'$' {
+        let Some(end) = reply[pos..].windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let len: usize = std::str::from_utf8(&reply[pos + 1..pos + end])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let start = pos + end + 2;
+        parts.push(reply[start..(start + len).min(reply.len())].to_vec());
+        pos = start + len + 2;
+    }
+    parts
+}

@@ -299,6 +299,9 @@ fn bitfield_generic(ctx: &mut Ctx, read_only_command: bool) -> CmdResult {
             for _ in u64::from(growth.created)..changes {
                 ctx.keys.modified(key);
             }
+            if changes > 0 {
+                ctx.notify(crate::notify::STRING, "setbit", key);
+            }
             replies
         }
     };

@@ -12,6 +12,7 @@ use lodestone_util::number::parse_i64;
 use super::string::{c_str, is_word, max_string_len};
 use crate::ctx::{Ctx, KeyAccess};
 use crate::errors::{CmdResult, Error};
+use crate::notify;
 
 /// Parses a bit offset. With `hash` (BITFIELD), `#n` means `n * bits`. Offsets that
 /// address a byte at or past `proto-max-bulk-len` are refused, so no write can allocate
@@ -115,8 +116,11 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
         set_bit_at(buf, offset, on);
         old
     })?;
-    if !growth.created && (growth.grown || old != on) {
-        ctx.keys.modified(key);
+    if growth.grown || old != on {
+        if !growth.created {
+            ctx.keys.modified(key);
+        }
+        ctx.notify(notify::STRING, "setbit", key);
     }
     ctx.out.integer(i64::from(old));
     Ok(())
@@ -399,7 +403,7 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
         }
     }
     if max_len == 0 {
-        ctx.keys.remove(dest);
+        super::keyspace::delete_destination(ctx, dest);
         ctx.out.integer(0);
         return Ok(());
     }
@@ -418,6 +422,7 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.keys
         .set(dest, Value::Str(StrValue::raw(result)), NO_EXPIRE);
+    ctx.notify(notify::STRING, "set", dest);
     ctx.out.integer(max_len as i64);
     Ok(())
 }

@@ -10,6 +10,7 @@ use lodestone_store::NO_EXPIRE;
 use crate::ctx::Ctx;
 use crate::errors::{CmdResult, Error};
 use crate::lazyfree;
+use crate::notify;
 
 /// What the time argument counts.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -83,9 +84,11 @@ fn set_expiry(ctx: &mut Ctx, unit: Unit, base: Base) -> CmdResult {
             let config = &ctx.server.config;
             lazyfree::dispose(old, || config.get_bool("lazyfree-lazy-expire"));
         }
+        ctx.notify(notify::GENERIC, "del", key);
     } else {
         ctx.keys.raw_db(key).set_expire(key, when);
         ctx.keys.modified(key);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     ctx.out.integer(1);
     Ok(())
@@ -185,6 +188,7 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
     if had_ttl {
         ctx.keys.raw_db(key).set_expire(key, NO_EXPIRE);
         ctx.keys.modified(key);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
     ctx.out.integer(i64::from(had_ttl));
     Ok(())

@@ -14,6 +14,7 @@ use super::set::{random_reply_fits, with_rng, RandomBudget};
 use super::string::is_word;
 use crate::ctx::Ctx;
 use crate::errors::{wrong_arity, CmdResult, Error};
+use crate::notify;
 
 /// Runs `change` on the hash at `key`, creating it when missing. `change` returns its
 /// result and how many changes it made (Redis's dirty count); a new hash is stored only
@@ -65,14 +66,16 @@ fn set_pairs(ctx: &mut Ctx) -> Result<usize, Error> {
         return Err(Error::Text(wrong_arity(ctx.spec.name).into()));
     }
     let limits = ctx.server.config.hot.encoding_limits();
-    update_hash(ctx, cmd.arg(1), |hash| {
+    let created = update_hash(ctx, cmd.arg(1), |hash| {
         let pairs = (2..cmd.len()).step_by(2);
         let created = pairs
             .clone()
             .filter(|&i| hash.set(cmd.arg(i), cmd.arg(i + 1), &limits))
             .count();
         Ok((created, pairs.len() as u64))
-    })
+    })?;
+    ctx.notify(notify::HASH, "hset", cmd.arg(1));
+    Ok(created)
 }
 
 /// HSETNX key field value: 1 when set, 0 when the field existed.
@@ -87,6 +90,9 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
         hash.set(field, value, &limits);
         Ok((true, 1))
     })?;
+    if set {
+        ctx.notify(notify::HASH, "hset", cmd.arg(1));
+    }
     ctx.out.integer(i64::from(set));
     Ok(())
 }
@@ -181,9 +187,13 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
         ctx.keys.modified(key);
         ctx.keys.dirty += deleted - 1;
     }
+    if deleted > 0 {
+        ctx.notify(notify::HASH, "hdel", key);
+    }
     // The removal is part of this change, not another one.
     if emptied && ctx.keys.remove(key) {
         ctx.keys.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", key);
     }
     ctx.out.integer(deleted as i64);
     Ok(())
@@ -229,6 +239,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
         hash.set(field, value.to_string().as_bytes(), &limits);
         Ok((value, 1))
     })?;
+    ctx.notify(notify::HASH, "hincrby", cmd.arg(1));
     ctx.out.integer(value);
     Ok(())
 }
@@ -255,6 +266,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         hash.set(field, &result, &limits);
         Ok((result, 1))
     })?;
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
     ctx.keys.propagate_as(vec![
         b"HSET".to_vec(),
         key.to_vec(),

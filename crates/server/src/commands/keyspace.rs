@@ -12,6 +12,7 @@ use lodestone_util::number::parse_i64;
 use crate::ctx::Ctx;
 use crate::errors::{CmdResult, Error};
 use crate::lazyfree;
+use crate::notify;
 
 pub use super::expiry::{
     expire, expireat, expiretime, persist, pexpire, pexpireat, pexpiretime, pttl, ttl,
@@ -20,6 +21,15 @@ pub use super::object::{
     object, object_encoding, object_freq, object_help, object_idletime, object_refcount,
 };
 pub use super::scan::{keys, randomkey, scan};
+
+/// Deletes the destination of a STORE command whose result is empty (SINTERSTORE,
+/// ZUNIONSTORE, SORT ... STORE, BITOP...) as Redis's `dbDelete` does: even a key whose
+/// TTL passed unnoticed counts as deleted, with a `del` event rather than `expired`.
+pub(crate) fn delete_destination(ctx: &mut Ctx, dst: &[u8]) {
+    if ctx.keys.delete(dst) {
+        ctx.notify(notify::GENERIC, "del", dst);
+    }
+}
 
 /// `ERR source and destination objects are the same` (MOVE, COPY).
 fn same_object() -> Error {
@@ -44,6 +54,7 @@ fn delete_keys(ctx: &mut Ctx, lazy: impl Fn() -> bool) -> CmdResult {
     for key in cmd.args().skip(1) {
         if let Some(entry) = ctx.keys.take_in(db, key) {
             lazyfree::dispose(entry, &lazy);
+            ctx.keys.notify_in(db, notify::GENERIC, "del", key);
             deleted += 1;
         }
     }
@@ -118,6 +129,8 @@ fn rename_key(ctx: &mut Ctx, nx: bool) -> CmdResult {
     if let Some(entry) = ctx.keys.take_in(db, src) {
         ctx.keys.insert_entry(db, dst, entry);
     }
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     reply_renamed(ctx, nx, true);
     Ok(())
 }
@@ -160,6 +173,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.keys.insert_entry(dst_db, dst, entry);
     ctx.keys.modified(dst);
+    ctx.keys.notify_in(dst_db, notify::GENERIC, "copy_to", dst);
     ctx.out.integer(1);
     Ok(())
 }
@@ -199,6 +213,9 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
     if let Some(entry) = ctx.keys.take_in(src_db, key) {
         ctx.keys.insert_entry(dst_db, key, entry);
     }
+    ctx.keys
+        .notify_in(src_db, notify::GENERIC, "move_from", key);
+    ctx.keys.notify_in(dst_db, notify::GENERIC, "move_to", key);
     ctx.out.integer(1);
     Ok(())
 }

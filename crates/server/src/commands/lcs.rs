@@ -148,9 +148,11 @@ fn backtrack(a: &[u8], b: &[u8], t: &Table) -> (Vec<u8>, Vec<Match>) {
 
 pub fn lcs(ctx: &mut Ctx) -> CmdResult {
     let cmd = ctx.cmd;
-    // Redis reads both keys before it looks at the options.
-    let a = read_or_empty(ctx, cmd.arg(1))?;
-    let b = read_or_empty(ctx, cmd.arg(2))?;
+    // Redis looks both keys up (a `keymiss` each) before it checks their types, and
+    // before it looks at the options.
+    let a = read_or_empty(ctx, cmd.arg(1));
+    let b = read_or_empty(ctx, cmd.arg(2));
+    let (a, b) = (a?, b?);
     let opts = parse_options(ctx)?;
     let table = Table::build(&a, &b, max_string_len(ctx))?;
     let total = i64::from(table.at(a.len(), b.len()));

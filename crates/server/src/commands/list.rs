@@ -23,6 +23,7 @@ use super::string::is_word;
 use crate::blocking::{self, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors::{wrong_arity, CmdResult, Error};
+use crate::notify;
 
 /// Which end of a list an operation works on (Redis's LEFT/HEAD and RIGHT/TAIL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +38,22 @@ impl End {
         match self {
             End::Head => b"LPOP",
             End::Tail => b"RPOP",
+        }
+    }
+
+    /// The keyspace event of a pop at this end.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Head => "lpop",
+            End::Tail => "rpop",
+        }
+    }
+
+    /// The keyspace event of a push at this end.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Head => "lpush",
+            End::Tail => "rpush",
         }
     }
 }
@@ -103,11 +120,14 @@ fn changed(ctx: &mut Ctx, key: &[u8], changes: usize) {
     ctx.keys.dirty += changes.saturating_sub(1) as u64;
 }
 
-/// After `popped` elements left `key`: deletes the key when the list is now empty (a
-/// list key never exists empty), else records the change.
-fn after_pop(ctx: &mut Ctx, key: &[u8], now_empty: bool, popped: usize) {
+/// After `popped` elements left `key` by the command whose keyspace event is `event`:
+/// publishes it, then deletes the key when the list is now empty (a list key never
+/// exists empty; Redis then adds `del`), else records the change.
+fn after_pop(ctx: &mut Ctx, key: &[u8], now_empty: bool, popped: usize, event: &'static str) {
+    ctx.notify(notify::LIST, event, key);
     if now_empty {
         ctx.keys.remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
         ctx.keys.dirty += popped.saturating_sub(1) as u64;
     } else {
         changed(ctx, key, popped);
@@ -129,6 +149,7 @@ fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
         values.for_each(|v| push_at(list, end, v));
         ctx.out.integer(list.len() as i64);
         changed(ctx, key, pushed);
+        ctx.notify(notify::LIST, end.push_event(), key);
         return Ok(());
     }
     if only_existing {
@@ -140,6 +161,7 @@ fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     ctx.out.integer(list.len() as i64);
     ctx.keys.set(key, Value::List(list), NO_EXPIRE);
     ctx.keys.dirty += pushed.saturating_sub(1) as u64;
+    ctx.notify(notify::LIST, end.push_event(), key);
     Ok(())
 }
 
@@ -224,7 +246,7 @@ fn pop(ctx: &mut Ctx, end: End) -> CmdResult {
         },
     };
     let now_empty = list.is_empty();
-    after_pop(ctx, key, now_empty, popped);
+    after_pop(ctx, key, now_empty, popped, end.pop_event());
     Ok(())
 }
 
@@ -291,7 +313,7 @@ fn mpop_first(ctx: &mut Ctx, args: &MpopArgs) -> Result<bool, Error> {
         ctx.out.bulk(key);
         let popped = pop_range(ctx.out, list, args.end, args.count);
         let now_empty = list.is_empty();
-        after_pop(ctx, key, now_empty, popped);
+        after_pop(ctx, key, now_empty, popped, args.end.pop_event());
         let command = args.end.pop_command().to_vec();
         let count = popped.to_string().into_bytes();
         ctx.keys.propagate_as(vec![command, key.to_vec(), count]);
@@ -492,6 +514,7 @@ pub fn lset(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.out.ok();
     changed(ctx, key, 1);
+    ctx.notify(notify::LIST, "lset", key);
     Ok(())
 }
 
@@ -519,6 +542,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
     list.insert(at + usize::from(after), cmd.arg(4));
     ctx.out.integer(list.len() as i64);
     changed(ctx, key, 1);
+    ctx.notify(notify::LIST, "linsert", key);
     Ok(())
 }
 
@@ -537,7 +561,7 @@ pub fn lrem(ctx: &mut Ctx) -> CmdResult {
     let now_empty = list.is_empty();
     ctx.out.integer(removed as i64);
     if removed > 0 {
-        after_pop(ctx, key, now_empty, removed);
+        after_pop(ctx, key, now_empty, removed, "lrem");
     }
     Ok(())
 }
@@ -562,7 +586,7 @@ pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
     list.drop_back(back);
     let now_empty = list.is_empty();
     // Redis signals the key as modified even when nothing was trimmed.
-    after_pop(ctx, key, now_empty, front + back);
+    after_pop(ctx, key, now_empty, front + back, "ltrim");
     ctx.out.ok();
     Ok(())
 }
@@ -595,9 +619,13 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Result
             ctx.keys.set(dst, Value::List(list), NO_EXPIRE);
         }
     }
+    // Redis publishes the push on the destination before the pop on the source.
+    ctx.notify(notify::LIST, to.push_event(), dst);
     if src != dst {
         let now_empty = ctx.keys.write_list(src)?.is_some_and(|l| l.is_empty());
-        after_pop(ctx, src, now_empty, 1);
+        after_pop(ctx, src, now_empty, 1, from.pop_event());
+    } else {
+        ctx.notify(notify::LIST, from.pop_event(), src);
     }
     ctx.out.bulk(&value);
     Ok(true)
@@ -639,7 +667,7 @@ fn blocking_pop(ctx: &mut Ctx, end: End) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.bulk(&value);
-        after_pop(ctx, key, now_empty, 1);
+        after_pop(ctx, key, now_empty, 1, end.pop_event());
         ctx.keys
             .propagate_as(vec![end.pop_command().to_vec(), key.to_vec()]);
         return Ok(());

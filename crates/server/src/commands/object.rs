@@ -106,10 +106,11 @@ pub(crate) fn help_reply(ctx: &mut Ctx, container: &str, lines: &[&str]) {
     ctx.out.simple(b"    Prints this help.");
 }
 
-/// The key argument (`OBJECT <sub> <key>`), without touching it, counted as a read.
+/// The key argument (`OBJECT <sub> <key>`), without touching it, counted as a read but
+/// with no `keymiss` event (Redis looks it up with `LOOKUP_NONOTIFY`).
 fn lookup<'c>(ctx: &'c mut Ctx) -> Option<&'c mut Entry> {
     let cmd = ctx.cmd;
-    ctx.keys.peek_read(cmd.arg(2))
+    ctx.keys.peek_read_quiet(cmd.arg(2))
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {

@@ -57,8 +57,13 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
         if options.pattern.is_some_and(|p| !glob_match(p, &key, false)) {
             continue;
         }
-        // The lookup also deletes an expired key, which is then not returned.
-        let live_type = ctx.keys.peek_in(db, &key).map(|e| e.value.type_name());
+        // The lookup also deletes an expired key, which is then not returned. With TYPE,
+        // Redis looks the key up as a read: counted, and a `keymiss` when it expired.
+        let entry = match options.type_name {
+            Some(_) => ctx.keys.peek_read(&key),
+            None => ctx.keys.peek_in(db, &key),
+        };
+        let live_type = entry.map(|e| e.value.type_name());
         let type_ok = match options.type_name {
             Some(wanted) => wanted.eq_ignore_ascii_case(live_type.unwrap_or("none").as_bytes()),
             None => true,

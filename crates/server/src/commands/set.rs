@@ -23,6 +23,7 @@ use super::scan::parse_cursor;
 use crate::client::ClientState;
 use crate::ctx::{Ctx, KeyAccess};
 use crate::errors::{CmdResult, Error};
+use crate::notify;
 
 thread_local! {
     /// Random picks need speed, not secrecy: one small, fast generator per thread,
@@ -109,6 +110,9 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
         }
     };
     ctx.keys.dirty += (added as u64).saturating_sub(1);
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", key);
+    }
     ctx.out.integer(added as i64);
     Ok(())
 }
@@ -134,19 +138,21 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
     if deleted > 0 {
         ctx.keys.modified(key);
         ctx.keys.dirty += deleted - 1;
+        ctx.notify(notify::SET, "srem", key);
     }
     if emptied {
-        remove_emptied(ctx.keys, key);
+        remove_emptied(ctx, key);
     }
     ctx.out.integer(deleted as i64);
     Ok(())
 }
 
 /// Deletes a key whose collection just became empty: part of the change already
-/// counted, not another one.
-fn remove_emptied(keys: &mut KeyAccess, key: &[u8]) {
-    if keys.remove(key) {
-        keys.dirty -= 1;
+/// counted, not another one (but its own `del` event).
+fn remove_emptied(ctx: &mut Ctx, key: &[u8]) {
+    if ctx.keys.remove(key) {
+        ctx.keys.dirty -= 1;
+        ctx.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -215,19 +221,22 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     }
     let emptied = set.is_empty();
     ctx.keys.modified(src);
+    ctx.notify(notify::SET, "srem", src);
     if emptied {
-        remove_emptied(ctx.keys, src);
+        remove_emptied(ctx, src);
     }
     let limits = ctx.server.config.hot.encoding_limits();
     match ctx.keys.write_set(dst)? {
         Some(set) => {
             if set.add(member, &limits) {
                 ctx.keys.modified(dst);
+                ctx.notify(notify::SET, "sadd", dst);
             }
         }
         None => {
             let set = SetValue::from_members([member], &limits);
             ctx.keys.set(dst, Value::Set(set), NO_EXPIRE);
+            ctx.notify(notify::SET, "sadd", dst);
         }
     }
     ctx.out.integer(1);
@@ -337,8 +346,9 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     };
     let emptied = set.is_empty();
     ctx.keys.modified(key);
+    ctx.notify(notify::SET, "spop", key);
     if emptied {
-        remove_emptied(ctx.keys, key);
+        remove_emptied(ctx, key);
     }
     ctx.keys
         .propagate_as(vec![b"SREM".to_vec(), key.to_vec(), member.clone()]);
@@ -372,7 +382,9 @@ fn pop_members(ctx: &mut Ctx, count: u64) -> CmdResult {
         for member in set.iter() {
             write_member(ctx.out, member);
         }
+        ctx.notify(notify::SET, "spop", key);
         ctx.keys.remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
         ctx.keys.dirty += size as u64 - 1;
         ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);
         return Ok(());
@@ -389,6 +401,7 @@ fn pop_members(ctx: &mut Ctx, count: u64) -> CmdResult {
     }
     ctx.keys.modified(key);
     ctx.keys.dirty += popped.len() as u64 - 1;
+    ctx.notify(notify::SET, "spop", key);
     for member in popped {
         ctx.keys
             .propagate_as(vec![b"SREM".to_vec(), key.to_vec(), member]);
@@ -543,14 +556,16 @@ fn write_set_reply(out: &mut ReplyWriter, set: &SetValue) {
     }
 }
 
-/// Stores a computed set at `dst` (replacing any value and TTL), or deletes `dst` when
-/// the result is empty; replies with the result's size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue) {
+/// Stores a computed set at `dst` (replacing any value and TTL) with the keyspace
+/// event `event`, or deletes `dst` when the result is empty; replies with the result's
+/// size.
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: SetValue, event: &'static str) {
     let len = result.len();
     if len == 0 {
-        ctx.keys.remove(dst);
+        super::keyspace::delete_destination(ctx, dst);
     } else {
         ctx.keys.set(dst, Value::Set(result), NO_EXPIRE);
+        ctx.notify(notify::SET, event, dst);
     }
     ctx.out.integer(len as i64);
 }
@@ -601,7 +616,7 @@ pub fn sinterstore(ctx: &mut Ctx) -> CmdResult {
     let members = intersection(ctx, &keys)?;
     let limits = ctx.server.config.hot.encoding_limits();
     let result = SetValue::from_members(members.iter().map(|m| &m[..]), &limits);
-    store_result(ctx, ctx.arg(1), result);
+    store_result(ctx, ctx.arg(1), result, "sinterstore");
     Ok(())
 }
 
@@ -615,7 +630,7 @@ pub fn sunion(ctx: &mut Ctx) -> CmdResult {
 pub fn sunionstore(ctx: &mut Ctx) -> CmdResult {
     let keys = args_from(ctx, 2);
     let result = union(ctx, &keys)?;
-    store_result(ctx, ctx.arg(1), result);
+    store_result(ctx, ctx.arg(1), result, "sunionstore");
     Ok(())
 }
 
@@ -629,7 +644,7 @@ pub fn sdiff(ctx: &mut Ctx) -> CmdResult {
 pub fn sdiffstore(ctx: &mut Ctx) -> CmdResult {
     let keys = args_from(ctx, 2);
     let result = difference(ctx, &keys)?;
-    store_result(ctx, ctx.arg(1), result);
+    store_result(ctx, ctx.arg(1), result, "sdiffstore");
     Ok(())
 }
 

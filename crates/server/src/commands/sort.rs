@@ -348,10 +348,11 @@ fn store(ctx: &mut Ctx, options: &Options, items: &[Item], dst: &[u8]) {
         .encoding_limits()
         .list_max_listpack_size;
     if values.is_empty() {
-        ctx.keys.remove(dst);
+        super::keyspace::delete_destination(ctx, dst);
     } else {
         let list = ListValue::from_elements(fill, values.iter().map(Vec::as_slice));
         ctx.keys.set(dst, Value::List(list), NO_EXPIRE);
+        ctx.notify(crate::notify::LIST, "sortstore", dst);
         // Redis counts one change per stored element.
         ctx.keys.dirty += values.len() as u64 - 1;
     }

@@ -17,6 +17,7 @@ use lodestone_util::number::{incr_by_float, parse_i64, FloatIncrError};
 
 use crate::ctx::Ctx;
 use crate::errors::{wrong_arity, CmdResult, Error};
+use crate::notify;
 
 pub use super::bitfield::{bitfield, bitfield_ro};
 pub use super::bitmap::{bitcount, bitop, bitpos, getbit, setbit};
@@ -214,6 +215,10 @@ fn set_generic(
         // access deletes it, as Redis does.
         ctx.keys.set(key, value, expire_at.unwrap_or(NO_EXPIRE));
     }
+    ctx.notify(notify::STRING, "set", key);
+    if expire_at.is_some() {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
     Ok(SetOutcome::Written)
 }
 
@@ -272,6 +277,7 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     reply_get(ctx, key)?;
     let value = Value::Str(StrValue::from_bytes(cmd.arg(2)));
     ctx.keys.set(key, value, NO_EXPIRE);
+    ctx.notify(notify::STRING, "set", key);
     Ok(())
 }
 
@@ -290,6 +296,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     };
     if found {
         ctx.keys.remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -312,10 +319,12 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     match expire_at {
         Some(at) if absolute && at <= now => {
             ctx.keys.remove(key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
         Some(at) => {
             ctx.keys.raw_db(key).set_expire(key, at);
             ctx.keys.modified(key);
+            ctx.notify(notify::GENERIC, "expire", key);
         }
         None if opts.persist => persist(ctx, key),
         None => {}
@@ -329,6 +338,7 @@ fn persist(ctx: &mut Ctx, key: &[u8]) {
     if db.get(key).is_some_and(|e| e.expire_ms != NO_EXPIRE) {
         db.set_expire(key, NO_EXPIRE);
         ctx.keys.modified(key);
+        ctx.notify(notify::GENERIC, "persist", key);
     }
 }
 
@@ -364,6 +374,7 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> Result<bool, Error> {
     for j in (1..cmd.len()).step_by(2) {
         let value = Value::Str(StrValue::from_bytes(cmd.arg(j + 1)));
         ctx.keys.set(cmd.arg(j), value, NO_EXPIRE);
+        ctx.notify(notify::STRING, "set", cmd.arg(j));
     }
     Ok(true)
 }
@@ -401,6 +412,7 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
             len
         }
     };
+    ctx.notify(notify::STRING, "append", key);
     ctx.out.integer(len as i64);
     Ok(())
 }
@@ -458,6 +470,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
             check_string_length(max, offset, patch.len() as i64)?;
             let len = overwrite(value.make_raw(), offset as usize, patch);
             ctx.keys.modified(key);
+            ctx.notify(notify::STRING, "setrange", key);
             len
         }
         // Writing nothing on a missing key creates nothing.
@@ -467,6 +480,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
             let mut buf = StrBytes::new();
             let len = overwrite(&mut buf, offset as usize, patch);
             ctx.keys.set(key, Value::Str(StrValue::Raw(buf)), NO_EXPIRE);
+            ctx.notify(notify::STRING, "setrange", key);
             len
         }
     };
@@ -504,6 +518,7 @@ fn incr_decr(ctx: &mut Ctx, delta: i64) -> CmdResult {
             delta
         }
     };
+    ctx.notify(notify::STRING, "incrby", key);
     ctx.out.integer(result);
     Ok(())
 }
@@ -563,6 +578,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
             result
         }
     };
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(&result);
     Ok(())
 }

@@ -18,6 +18,7 @@ use lodestone_store::{Key, Value, ZSetValue, NO_EXPIRE};
 use lodestone_util::glob_match;
 use lodestone_util::number::{format_f64, parse_f64, parse_i64};
 
+use super::keyspace::delete_destination;
 use super::string::is_word;
 use super::zset_algebra::{algebra, AlgebraCall, SetOp};
 use super::zset_range::{
@@ -27,6 +28,7 @@ use super::zset_range::{
 use crate::blocking::{self, OnTimeout};
 use crate::ctx::Ctx;
 use crate::errors::{CmdResult, Error};
+use crate::notify;
 
 // ---------------------------------------------------------------------------------
 // ZADD, ZINCRBY, ZREM
@@ -128,6 +130,10 @@ fn add_generic(ctx: &mut Ctx, incr: bool) -> CmdResult {
             tally
         }
     };
+    if tally.added + tally.updated > 0 {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.notify(notify::ZSET, event, key);
+    }
     if flags.incr {
         if tally.processed > 0 {
             reply_score(ctx.out, tally.last_score);
@@ -188,17 +194,19 @@ pub fn zrem(ctx: &mut Ctx) -> CmdResult {
             break;
         }
     }
-    finish_removal(ctx, key, deleted > 0);
+    finish_removal(ctx, key, deleted > 0, "zrem");
     ctx.out.integer(deleted);
     Ok(())
 }
 
-/// After removing members from `key`: counts the change and deletes the key if it
-/// became empty (Redis never keeps an empty sorted set).
-fn finish_removal(ctx: &mut Ctx, key: &[u8], changed: bool) {
+/// After removing members from `key` by the command whose keyspace event is `event`:
+/// publishes it, counts the change and deletes the key if it became empty (Redis never
+/// keeps an empty sorted set; it then adds `del`).
+fn finish_removal(ctx: &mut Ctx, key: &[u8], changed: bool, event: &'static str) {
     if !changed {
         return;
     }
+    ctx.notify(notify::ZSET, event, key);
     let empty = ctx
         .keys
         .write_zset(key)
@@ -207,6 +215,7 @@ fn finish_removal(ctx: &mut Ctx, key: &[u8], changed: bool) {
         .is_none_or(|z| z.is_empty());
     if empty {
         ctx.keys.remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
     } else {
         ctx.keys.modified(key);
     }
@@ -351,7 +360,7 @@ fn range_generic(
     let cmd = ctx.cmd;
     let Some(z) = ctx.keys.read_zset(cmd.arg(src))? else {
         if store {
-            ctx.keys.remove(cmd.arg(1));
+            delete_destination(ctx, cmd.arg(1));
             ctx.out.integer(0);
         } else {
             ctx.out.array(0);
@@ -366,7 +375,7 @@ fn range_generic(
     let owned: Vec<(Vec<u8>, f64)> = pairs.iter().map(|(m, s)| (m.to_vec(), *s)).collect();
     let dst = cmd.arg(1);
     if owned.is_empty() {
-        ctx.keys.remove(dst);
+        delete_destination(ctx, dst);
         ctx.out.integer(0);
         return Ok(());
     }
@@ -377,6 +386,7 @@ fn range_generic(
         Value::ZSet(ZSetValue::from_items(owned, &limits)),
         NO_EXPIRE,
     );
+    ctx.notify(notify::ZSET, "zrangestore", dst);
     ctx.out.integer(len as i64);
     Ok(())
 }
@@ -498,7 +508,12 @@ fn remove_range_generic(ctx: &mut Ctx, kind: &RangeKind) -> CmdResult {
         _ => span(z, kind),
     };
     let deleted = z.remove_range(start, count);
-    finish_removal(ctx, key, deleted > 0);
+    let event = match kind {
+        RangeKind::Rank(..) => "zremrangebyrank",
+        RangeKind::Score(..) => "zremrangebyscore",
+        RangeKind::Lex(..) => "zremrangebylex",
+    };
+    finish_removal(ctx, key, deleted > 0, event);
     ctx.out.integer(deleted as i64);
     Ok(())
 }
@@ -600,7 +615,8 @@ fn pop_generic(
         .collect();
     z.remove_range(start, n);
     write_pop_reply(ctx, key, &taken, shape);
-    finish_removal(ctx, key, true);
+    let event = if shape.max { "zpopmax" } else { "zpopmin" };
+    finish_removal(ctx, key, true, event);
     Ok(Some(Popped {
         key: Key::from_slice(key),
         count: n,

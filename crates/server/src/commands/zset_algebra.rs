@@ -149,7 +149,7 @@ pub fn algebra(ctx: &mut Ctx, call: AlgebraCall) -> CmdResult {
     if call.cardinality_only {
         ctx.out.integer(cardinality as i64);
     } else if call.store {
-        store_result(ctx, cmd.arg(1), pairs);
+        store_result(ctx, cmd.arg(1), pairs, call.op);
     } else {
         let mut pairs = pairs;
         pairs.sort_by(compare_pairs);
@@ -344,9 +344,9 @@ fn diff(sources: &[Source]) -> Vec<(Vec<u8>, f64)> {
 }
 
 /// Stores a result at `dst` (encoded for its size), or deletes `dst` when empty.
-fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>, op: SetOp) {
     if pairs.is_empty() {
-        ctx.keys.remove(dst);
+        super::keyspace::delete_destination(ctx, dst);
         ctx.out.integer(0);
         return;
     }
@@ -357,5 +357,11 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) {
         Value::ZSet(ZSetValue::from_items(pairs, &limits)),
         NO_EXPIRE,
     );
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    ctx.notify(crate::notify::ZSET, event, dst);
     ctx.out.integer(len as i64);
 }
