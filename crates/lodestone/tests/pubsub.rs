@@ -499,7 +499,10 @@ fn redis_crate_pubsub_api() {
     let second = pubsub.get_message().expect("pmessage");
     assert!(second.from_pattern());
     assert_eq!(second.get_pattern::<String>().expect("pattern"), "ev*");
-    assert_eq!(second.get_payload::<String>().expect("payload"), "payload-1");
+    assert_eq!(
+        second.get_payload::<String>().expect("payload"),
+        "payload-1"
+    );
     pubsub.unsubscribe("events").expect("unsubscribe");
     pubsub.punsubscribe("ev*").expect("punsubscribe");
     let numsub: Vec<(String, i64)> = redis::cmd("PUBSUB")

@@ -113,7 +113,13 @@ impl Mailbox {
     /// Appends a published message, closing the client if it passes its limits.
     /// Returns true when the client has just gone over its soft limit (the cron then
     /// watches it: the limit must close it even if no more messages come).
-    fn deliver(&self, bytes: &[u8], limits: &OutputLimits, now_ms: i64, stats: &PubSubStats) -> bool {
+    fn deliver(
+        &self,
+        bytes: &[u8],
+        limits: &OutputLimits,
+        now_ms: i64,
+        stats: &PubSubStats,
+    ) -> bool {
         let (wake, close, went_soft) = {
             let mut pending = self.pending.lock();
             if pending.closed {
