@@ -36,10 +36,10 @@ trap 'for v in "${!PIDS[@]}"; do stop_pid "${PIDS[$v]}"; done' EXIT
 
 # name subscribers messages pipeline payload
 SCENARIOS=(
-    "throughput-1sub 1 400000 32 64"
-    "throughput-100sub 100 20000 32 64"
-    "latency-1sub 1 40000 1 64"
-    "latency-100sub 100 10000 1 64"
+    "throughput-1sub 1 200000 32 64"
+    "throughput-100sub 100 10000 32 64"
+    "latency-1sub 1 20000 1 64"
+    "latency-100sub 100 3000 1 64"
 )
 
 start_variant() {
