@@ -9,7 +9,10 @@
 //! Lua numbers are doubles (Lua 5.1), so every library reads and writes `f64` and follows
 //! the C casts Redis's build performs (x86-64, glibc) where a value is out of range.
 
+pub mod engine;
 mod libs;
+
+pub use engine::{Engine, FunctionInfo, Host, LibraryInfo, LogLevel, ScriptFlags};
 
 use mlua::{Lua, LuaOptions, StdLib};
 
