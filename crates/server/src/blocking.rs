@@ -327,6 +327,7 @@ fn run_for(server: &Server, keys: &mut KeyAccess, waiter: &Waiter) -> Option<Vec
         spec: waiter.spec,
         out: &mut out,
         keys,
+        stats: &server.side_stats,
         mode: BlockMode::Serving,
         still_blocked: false,
     };

@@ -44,6 +44,9 @@ pub struct ClientState {
     /// The reply just written is a push (a subscription confirmation), which CLIENT
     /// REPLY OFF does not silence.
     pub reply_is_push: bool,
+    /// A script found it needs every shard before writing anything: `process_command`
+    /// runs it again holding them all.
+    pub script_restart: bool,
 }
 
 /// A transaction being queued.
@@ -71,6 +74,7 @@ impl ClientState {
             watched: Vec::new(),
             pubsub: None,
             reply_is_push: false,
+            script_restart: false,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Ctx<'a, 'k> {
     pub spec: &'static CommandSpec,
     pub out: &'a mut ReplyWriter,
     pub keys: &'a mut KeyAccess<'k>,
+    /// The worker thread's command statistics (commands a script runs count there).
+    pub stats: &'a crate::server::ThreadStats,
     /// What a blocking command does when it finds nothing.
     pub mode: BlockMode,
     /// Set by [`crate::blocking::block`] while serving a waiter that still finds nothing.

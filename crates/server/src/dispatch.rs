@@ -11,7 +11,8 @@ use std::sync::atomic::Ordering;
 
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
-    BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALL_SHARDS, CMD_NO_AUTH,
+    BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALLOW_BUSY,
+    CMD_ALL_SHARDS, CMD_NO_AUTH,
     CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
 };
 use smallvec::SmallVec;
@@ -20,7 +21,7 @@ use crate::client::ClientState;
 use crate::commands;
 use crate::ctx::{BlockMode, Ctx, EffectArgs, KeyAccess};
 use crate::errors::{unknown_command, unknown_subcommand, wrong_arity};
-use crate::keyspace::{shard_of, Locked};
+use crate::keyspace::{shard_of, Busy, Locked};
 use crate::server::{bump, Server, SlowlogEntry, ThreadStats};
 
 /// Resolves the spec of a request, or the error Redis gives for it.
@@ -99,6 +100,13 @@ pub fn process_command(
             return;
         }
     }
+    if server.keyspace.busy_scripts.load(Ordering::Relaxed) > 0 && !spec.has(CMD_ALLOW_BUSY) {
+        if let Some(multi) = &mut client.multi {
+            multi.errored = true;
+        }
+        reject(server, out, server.scripting.busy_error().as_bytes());
+        return;
+    }
     if spec.id == CommandId::Exec {
         exec(server, client, stats, out, cmd, spec, key_scratch);
         return;
@@ -122,8 +130,25 @@ pub fn process_command(
             return;
         }
     }
-    let locked = lock_for(server, spec, cmd, key_scratch);
-    call(server, client, stats, out, cmd, spec, locked);
+    // A script that may reach keys it did not declare starts with every shard; one
+    // that finds out mid-run (before writing) is run again that way.
+    let mut all = crate::scripting::needs_all_shards(server, spec, cmd);
+    loop {
+        let locked = match lock_for(server, spec, cmd, key_scratch, all) {
+            Ok(locked) => locked,
+            Err(Busy) => {
+                reject(server, out, server.scripting.busy_error().as_bytes());
+                return;
+            }
+        };
+        let reply_start = out.buf.len();
+        call(server, client, stats, out, cmd, spec, locked);
+        if !std::mem::take(&mut client.script_restart) || all {
+            return;
+        }
+        out.buf.truncate(reply_start);
+        all = true;
+    }
 }
 
 /// A RESP2 client with subscriptions may only run the commands that manage them.
@@ -166,13 +191,15 @@ fn lock_for<'a>(
     spec: &'static CommandSpec,
     cmd: &Command,
     key_scratch: &mut Vec<usize>,
-) -> Locked<'a> {
+    all: bool,
+) -> Result<Locked<'a>, Busy> {
     let keyspace = &server.keyspace;
-    if spec.has(CMD_ALL_SHARDS) {
-        return keyspace.lock_all();
+    let busy_aware = !spec.has(CMD_ALLOW_BUSY);
+    if spec.has(CMD_ALL_SHARDS) || all {
+        return keyspace.lock_all(busy_aware);
     }
     if spec.key_specs.is_empty() {
-        return keyspace.lock_none();
+        return Ok(keyspace.lock_none());
     }
     // Most commands name one key at a fixed position: no key list to build and sort.
     if let [KeySpec {
@@ -183,7 +210,7 @@ fn lock_for<'a>(
     {
         let index = *index as usize;
         if index < cmd.len() {
-            return keyspace.lock_one(shard_of(cmd.arg(index)));
+            return keyspace.lock_one(shard_of(cmd.arg(index)), busy_aware);
         }
     }
     if spec
@@ -192,13 +219,13 @@ fn lock_for<'a>(
     {
         // Arguments that contradict the key specs (a bad numkeys): the handler will
         // refuse them; lock everything so a mistake there cannot touch an unlocked shard.
-        return keyspace.lock_all();
+        return keyspace.lock_all(busy_aware);
     }
     let shards: SmallVec<[usize; 4]> = key_scratch.iter().map(|&i| shard_of(cmd.arg(i))).collect();
     if shards.len() > crate::keyspace::SHARDS / 2 {
-        return keyspace.lock_all();
+        return keyspace.lock_all(busy_aware);
     }
-    keyspace.lock(shards)
+    keyspace.lock(shards, busy_aware)
 }
 
 /// Runs a resolved command over the shards it locked, then does the bookkeeping that
@@ -241,8 +268,8 @@ fn access<'a>(server: &'a Server, locked: Locked<'a>, db: usize, now_ms: i64) ->
 /// Runs one command over shards already locked: the handler, its error reply, its
 /// effect, its statistics. A transaction runs each queued command through here.
 #[allow(clippy::too_many_arguments)]
-fn run_one<'a>(
-    server: &'a Server,
+pub(crate) fn run_one<'s, 'a>(
+    server: &'s Server,
     client: &mut ClientState,
     stats: &ThreadStats,
     out: &mut ReplyWriter,
@@ -269,6 +296,7 @@ fn run_one<'a>(
         spec,
         out: &mut *out,
         keys: &mut *keys,
+        stats,
         mode,
         still_blocked: false,
     };
@@ -397,7 +425,14 @@ fn run_transaction(
         );
         return;
     }
-    let locked = lock_for_transaction(server, client, &multi.queued, key_scratch);
+    let locked = match lock_for_transaction(server, client, &multi.queued, key_scratch) {
+        Ok(locked) => locked,
+        Err(Busy) => {
+            crate::commands::transaction::unwatch_all(server, client);
+            reject(server, out, server.scripting.busy_error().as_bytes());
+            return;
+        }
+    };
     let now_ms = lodestone_util::clock::now_ms();
     let mut keys = access(server, locked, client.db, now_ms);
     let aborted = client.shared.dirty_cas.load(Ordering::Relaxed)
@@ -453,7 +488,7 @@ fn lock_for_transaction<'a>(
     client: &ClientState,
     queued: &[(Command, &'static CommandSpec)],
     key_scratch: &mut Vec<usize>,
-) -> Locked<'a> {
+) -> Result<Locked<'a>, Busy> {
     let keyspace = &server.keyspace;
     let mut shards: SmallVec<[usize; 4]> = client
         .watched
@@ -461,22 +496,24 @@ fn lock_for_transaction<'a>(
         .map(|(_, key)| shard_of(key))
         .collect();
     for (cmd, spec) in queued {
-        if spec.has(CMD_ALL_SHARDS) {
-            return keyspace.lock_all();
+        // A script inside EXEC may reach keys it did not declare, and cannot start
+        // again after the commands before it: it gets every shard.
+        if spec.has(CMD_ALL_SHARDS) || crate::scripting::is_script_call(spec) {
+            return keyspace.lock_all(true);
         }
         key_scratch.clear();
         if spec
             .key_positions_with(cmd.len(), &|i| cmd.arg(i), key_scratch)
             .is_none()
         {
-            return keyspace.lock_all();
+            return keyspace.lock_all(true);
         }
         shards.extend(key_scratch.iter().map(|&i| shard_of(cmd.arg(i))));
         if shards.len() > crate::keyspace::SHARDS / 2 {
-            return keyspace.lock_all();
+            return keyspace.lock_all(true);
         }
     }
-    keyspace.lock(shards)
+    keyspace.lock(shards, true)
 }
 
 fn record_slow(

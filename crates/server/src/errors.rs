@@ -25,6 +25,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// An error reply given as its full text (code included, no leading `-`).
+    pub fn reply(text: String) -> Error {
+        Error::Text(text.into())
+    }
+
     pub fn message(&self) -> Cow<'static, str> {
         match self {
             Error::WrongType => {

@@ -7,6 +7,9 @@
 //! undeclared keys) locks every shard, in the same order. So every command is atomic and
 //! commands on different shards run in parallel on different threads.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
@@ -29,7 +32,27 @@ pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     pub hasher: KeyHasher,
     pub databases: usize,
+    /// Scripts waiting, mid-run, for a shard below one they hold (see
+    /// [`Locked::escalate`]): while any does, a command that waits for its second or
+    /// later shard lets go of the ones it has and starts over, so no cycle can last.
+    pub escalating: AtomicUsize,
+    /// Scripts running past `busy-reply-threshold`: a command waiting for a shard gives
+    /// up so that its client gets `-BUSY`, as Redis answers during a long script.
+    pub busy_scripts: AtomicUsize,
 }
+
+/// A lock wait abandoned because a script became busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// A script must start again holding every shard: it needs a shard another command
+/// holds, and it has written nothing yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeedRestart;
+
+/// How long one wait for a shard lasts before the waiter checks for busy scripts and
+/// escalating scripts.
+const WAIT_SLICE: Duration = Duration::from_millis(2);
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
@@ -41,41 +64,72 @@ impl Keyspace {
             shards,
             hasher,
             databases,
+            escalating: AtomicUsize::new(0),
+            busy_scripts: AtomicUsize::new(0),
         }
     }
 
     /// Locks the given shards (any order, duplicates allowed) in ascending order.
-    pub fn lock(&self, mut shard_ids: SmallVec<[usize; 4]>) -> Locked<'_> {
+    /// `busy_aware`: give up with [`Busy`] if a script becomes busy meanwhile.
+    pub fn lock(
+        &self,
+        mut shard_ids: SmallVec<[usize; 4]>,
+        busy_aware: bool,
+    ) -> Result<Locked<'_>, Busy> {
         shard_ids.sort_unstable();
         shard_ids.dedup();
-        let guards = shard_ids
-            .into_iter()
-            .map(|id| (id, self.shards[id].lock()))
-            .collect();
-        Locked { guards, all: false }
+        self.acquire(&shard_ids, false, busy_aware)
     }
 
     /// Locks the one shard of a single-key command.
-    pub fn lock_one(&self, id: usize) -> Locked<'_> {
-        let mut guards = SmallVec::new();
-        guards.push((id, self.shards[id].lock()));
-        Locked { guards, all: false }
+    pub fn lock_one(&self, id: usize, busy_aware: bool) -> Result<Locked<'_>, Busy> {
+        self.acquire(&[id], false, busy_aware)
     }
 
     /// Locks every shard, in ascending order.
-    pub fn lock_all(&self) -> Locked<'_> {
-        let guards = self
-            .shards
-            .iter()
-            .enumerate()
-            .map(|(id, m)| (id, m.lock()))
-            .collect();
-        Locked { guards, all: true }
+    pub fn lock_all(&self, busy_aware: bool) -> Result<Locked<'_>, Busy> {
+        let ids: SmallVec<[usize; SHARDS]> = (0..SHARDS).collect();
+        self.acquire(&ids, true, busy_aware)
+    }
+
+    /// Takes `ids` (ascending) in order. Uncontended, each is one `try_lock`; a wait is
+    /// cut into short slices, between which the waiter gives up for a busy script or,
+    /// holding shards while a script escalates, lets them go and starts over.
+    fn acquire(&self, ids: &[usize], all: bool, busy_aware: bool) -> Result<Locked<'_>, Busy> {
+        let mut guards: SmallVec<[(usize, MutexGuard<'_, Shard>); 4]> = SmallVec::new();
+        'again: loop {
+            guards.clear();
+            for &id in ids {
+                let guard = match self.shards[id].try_lock() {
+                    Some(guard) => guard,
+                    None => loop {
+                        if let Some(guard) = self.shards[id].try_lock_for(WAIT_SLICE) {
+                            break guard;
+                        }
+                        if busy_aware && self.busy_scripts.load(Ordering::Relaxed) > 0 {
+                            return Err(Busy);
+                        }
+                        if !guards.is_empty() && self.escalating.load(Ordering::Relaxed) > 0 {
+                            guards.clear();
+                            std::thread::yield_now();
+                            continue 'again;
+                        }
+                    },
+                };
+                guards.push((id, guard));
+            }
+            return Ok(Locked {
+                keyspace: self,
+                guards,
+                all,
+            });
+        }
     }
 
     /// Locks nothing: for commands without keys.
     pub fn lock_none(&self) -> Locked<'_> {
         Locked {
+            keyspace: self,
             guards: SmallVec::new(),
             all: false,
         }
@@ -89,6 +143,7 @@ impl Keyspace {
 
 /// The shards a command holds while it runs.
 pub struct Locked<'a> {
+    keyspace: &'a Keyspace,
     guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>,
     all: bool,
 }
@@ -149,6 +204,35 @@ impl<'a> Locked<'a> {
             }
         }
         true
+    }
+
+    /// Adds shard `id` for a script that reaches a key it did not declare. Taken at once
+    /// if free. Otherwise a script that has written nothing yet must start again with
+    /// every shard ([`NeedRestart`]: nothing it did is visible); one that has written
+    /// (it then holds the scripts' writer token, so it is the only one) waits, and any
+    /// command holding that shard while waiting for one of the script's lets go of it
+    /// (see [`Keyspace::escalating`]), so the wait ends.
+    pub fn escalate(&mut self, id: usize, restartable: bool) -> Result<(), NeedRestart> {
+        let keyspace = self.keyspace;
+        if self.holds(id) {
+            return Ok(());
+        }
+        if let Some(guard) = keyspace.shards[id].try_lock() {
+            self.guards.push((id, guard));
+            return Ok(());
+        }
+        if restartable {
+            return Err(NeedRestart);
+        }
+        keyspace.escalating.fetch_add(1, Ordering::Relaxed);
+        let guard = loop {
+            if let Some(guard) = keyspace.shards[id].try_lock_for(WAIT_SLICE) {
+                break guard;
+            }
+        };
+        keyspace.escalating.fetch_sub(1, Ordering::Relaxed);
+        self.guards.push((id, guard));
+        Ok(())
     }
 
     /// Database `db` of the shard holding `key`.

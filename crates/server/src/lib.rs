@@ -21,6 +21,7 @@ pub mod keyspace;
 pub mod lazyfree;
 pub mod notify;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod watch;
 

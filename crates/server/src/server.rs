@@ -216,6 +216,10 @@ pub struct Server {
     pub effects: crate::effects::EffectStream,
     pub watched: crate::watch::WatchedKeys,
     pub pubsub: crate::pubsub::PubSub,
+    pub scripting: crate::scripting::Scripting,
+    /// Statistics of commands run outside any connection's thread accounting (a
+    /// waiter's command re-run by the writer that fed it).
+    pub side_stats: Arc<ThreadStats>,
     pub pause: Pause,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
@@ -251,6 +255,7 @@ impl Server {
     }
 
     pub fn new(config: Config, threads: usize) -> Server {
+        let side_stats = Arc::new(ThreadStats::new());
         let databases = config.get_i64("databases").max(1) as usize;
         let now = lodestone_util::clock::now_ms();
         Server {
@@ -259,7 +264,7 @@ impl Server {
             clients: Clients::default(),
             commands: CommandTable::new(),
             stats: GlobalStats::default(),
-            thread_stats: Mutex::new(Vec::new()),
+            thread_stats: Mutex::new(vec![side_stats.clone()]),
             slowlog: Mutex::new(Slowlog::default()),
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
@@ -267,6 +272,8 @@ impl Server {
             effects: Default::default(),
             watched: Default::default(),
             pubsub: Default::default(),
+            scripting: Default::default(),
+            side_stats,
             pause: Pause::default(),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),

@@ -5,7 +5,9 @@
 //! Depends on nothing in the workspace.
 
 pub mod clock;
+pub mod crc64;
 pub mod glob;
+pub mod lzf;
 pub mod number;
 pub mod slot;
 

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod object;
 pub mod pubsub;
 pub mod scan;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -264,6 +265,26 @@ pub fn handler(id: CommandId) -> Handler {
         CommandId::Function => server::function,
         CommandId::FunctionFlush => function::function_flush,
         CommandId::FunctionHelp => function::function_help,
+        CommandId::FunctionLoad => function::function_load,
+        CommandId::FunctionList => function::function_list,
+        CommandId::FunctionDelete => function::function_delete,
+        CommandId::FunctionDump => function::function_dump,
+        CommandId::FunctionRestore => function::function_restore,
+        CommandId::FunctionStats => function::function_stats,
+        CommandId::FunctionKill => function::function_kill,
+        CommandId::Fcall => function::fcall,
+        CommandId::FcallRo => function::fcall_ro,
+        CommandId::Eval => scripting::eval,
+        CommandId::EvalRo => scripting::eval_ro,
+        CommandId::Evalsha => scripting::evalsha,
+        CommandId::EvalshaRo => scripting::evalsha_ro,
+        CommandId::Script => scripting::script,
+        CommandId::ScriptLoad => scripting::script_load,
+        CommandId::ScriptExists => scripting::script_exists,
+        CommandId::ScriptFlush => scripting::script_flush,
+        CommandId::ScriptKill => scripting::script_kill,
+        CommandId::ScriptDebug => scripting::script_debug,
+        CommandId::ScriptHelp => scripting::script_help,
     }
 }
 

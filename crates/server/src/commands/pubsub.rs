@@ -91,16 +91,15 @@ pub fn pubsub_help(ctx: &mut Ctx) -> CmdResult {
         "PUBSUB",
         &[
             "CHANNELS [<pattern>]",
-            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "    List the channels that have subscribers, optionally only those matching a glob pattern.",
             "NUMPAT",
-            "    Return number of subscriptions to patterns.",
+            "    Count the distinct patterns clients subscribe to.",
             "NUMSUB [<channel> ...]",
-            "    Return the number of subscribers for the specified channels, excluding",
-            "    pattern subscriptions(default: no channels).",
+            "    For each channel, count its subscribers (pattern subscribers not included).",
             "SHARDCHANNELS [<pattern>]",
-            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "    List the shard channels that have subscribers, optionally matching a glob pattern.",
             "SHARDNUMSUB [<shardchannel> ...]",
-            "    Return the number of subscribers for the specified shard level channel(s)",
+            "    For each shard channel, count its subscribers.",
         ],
     );
     Ok(())
