@@ -278,7 +278,9 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
             token: None,
         };
         let ran = with_engine(server, |engine| match &script {
-            Script::Eval { sha, body } => engine.run_script(sha, body, keys, args, &mut host, &mut out),
+            Script::Eval { sha, body } => {
+                engine.run_script(sha, body, keys, args, &mut host, &mut out)
+            }
             Script::Function { name } => engine.run_function(name, keys, args, &mut host, &mut out),
         });
         if let Err(error) = ran {
@@ -314,9 +316,15 @@ fn wrap_effects(ctx: &mut Ctx, from: usize) {
     let last_db = effects[effects.len() - 1].0;
     effects.insert(
         from,
-        (first_db, crate::ctx::EffectArgs::Built(vec![b"MULTI".to_vec()])),
+        (
+            first_db,
+            crate::ctx::EffectArgs::Built(vec![b"MULTI".to_vec()]),
+        ),
     );
-    effects.push((last_db, crate::ctx::EffectArgs::Built(vec![b"EXEC".to_vec()])));
+    effects.push((
+        last_db,
+        crate::ctx::EffectArgs::Built(vec![b"EXEC".to_vec()]),
+    ));
 }
 
 /// `redis.call` and friends, on behalf of one running script.
@@ -352,7 +360,9 @@ impl ScriptHost<'_, '_, '_> {
             }
         };
         if spec.has(CMD_NOSCRIPT) {
-            return Err(Self::error("ERR This Redis command is not allowed from script"));
+            return Err(Self::error(
+                "ERR This Redis command is not allowed from script",
+            ));
         }
         if spec.has(CMD_WRITE) && self.read_only {
             return Err(Self::error(
@@ -382,13 +392,7 @@ impl ScriptHost<'_, '_, '_> {
             false => shards,
         };
         for id in shards {
-            if self
-                .ctx
-                .keys
-                .locked
-                .escalate(id, restartable)
-                .is_err()
-            {
+            if self.ctx.keys.locked.escalate(id, restartable).is_err() {
                 return false;
             }
         }

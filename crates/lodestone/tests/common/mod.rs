@@ -319,6 +319,15 @@ pub fn start_subject(env: &str) -> TestServer {
     TestServer::start()
 }
 
+/// [`start_subject`] with extra lodestone arguments (`--threads 4`); redis-server, when
+/// the environment variable is set, starts with its usual settings.
+pub fn start_subject_with(env: &str, args: &[&str]) -> TestServer {
+    if std::env::var_os(env).is_some() {
+        return TestServer::start_redis().expect("redis-server");
+    }
+    TestServer::start_with(args)
+}
+
 /// Decodes one word of a test command line: `\xHH` escapes become bytes, `''` is the
 /// empty string.
 pub fn line_arg(text: &str) -> Vec<u8> {

@@ -235,7 +235,11 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         4 if ctx.arg_is(3, "append") => Policy::Append,
         4 if ctx.arg_is(3, "replace") => Policy::Replace,
         4 if ctx.arg_is(3, "flush") => Policy::Flush,
-        4 => return Err(Error::err("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")),
+        4 => {
+            return Err(Error::err(
+                "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ))
+        }
         _ => Policy::Append,
     };
     let codes = parse_payload(ctx.arg(2))?;
