@@ -12,8 +12,7 @@ use std::sync::atomic::Ordering;
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
     BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALLOW_BUSY,
-    CMD_ALL_SHARDS, CMD_NO_AUTH,
-    CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
+    CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
 };
 use smallvec::SmallVec;
 

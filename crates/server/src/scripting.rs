@@ -49,6 +49,8 @@ pub struct Run {
     pub wrote: AtomicBool,
     pub kill: AtomicBool,
     pub busy: AtomicBool,
+    /// The worker thread running it.
+    pub worker: usize,
 }
 
 #[derive(Default)]
@@ -62,6 +64,8 @@ pub struct Scripting {
     /// Held by the one script that has written while holding fewer than all shards.
     writer_token: Mutex<()>,
     runs: Mutex<Vec<Arc<Run>>>,
+    /// Workers now stuck in a busy script (the accept loop skips them).
+    busy_workers: Mutex<HashSet<usize>>,
 }
 
 impl std::fmt::Debug for Scripting {
@@ -72,6 +76,13 @@ impl std::fmt::Debug for Scripting {
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// This worker thread's index (`usize::MAX` off the workers).
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Records which worker the current thread is (called once by each worker).
+pub fn set_worker_index(index: usize) {
+    WORKER.with(|w| w.set(index));
 }
 
 /// Whether a command runs a script (EVAL family, FCALL family).
@@ -188,7 +199,14 @@ impl Scripting {
         self.runs.lock().retain(|r| !Arc::ptr_eq(r, run));
         if run.busy.load(Ordering::Relaxed) {
             server.keyspace.busy_scripts.fetch_sub(1, Ordering::Relaxed);
+            self.busy_workers.lock().remove(&run.worker);
         }
+    }
+
+    /// Whether worker `index` is stuck in a busy script.
+    pub fn worker_busy(&self, index: usize) -> bool {
+        let busy = self.busy_workers.lock();
+        !busy.is_empty() && busy.contains(&index)
     }
 }
 
@@ -264,6 +282,7 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
         wrote: AtomicBool::new(false),
         kill: AtomicBool::new(false),
         busy: AtomicBool::new(false),
+        worker: WORKER.with(|w| w.get()),
     });
     server.scripting.start(run.clone());
     let effects_before = ctx.keys.effects.len();
@@ -276,9 +295,12 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
             read_only,
             restart: false,
             token: None,
+            threshold_ms: server.config.get_i64("busy-reply-threshold").max(0) as u128,
         };
         let ran = with_engine(server, |engine| match &script {
-            Script::Eval { sha, body } => engine.run_script(sha, body, keys, args, &mut host, &mut out),
+            Script::Eval { sha, body } => {
+                engine.run_script(sha, body, keys, args, &mut host, &mut out)
+            }
             Script::Function { name } => engine.run_function(name, keys, args, &mut host, &mut out),
         });
         if let Err(error) = ran {
@@ -314,9 +336,15 @@ fn wrap_effects(ctx: &mut Ctx, from: usize) {
     let last_db = effects[effects.len() - 1].0;
     effects.insert(
         from,
-        (first_db, crate::ctx::EffectArgs::Built(vec![b"MULTI".to_vec()])),
+        (
+            first_db,
+            crate::ctx::EffectArgs::Built(vec![b"MULTI".to_vec()]),
+        ),
     );
-    effects.push((last_db, crate::ctx::EffectArgs::Built(vec![b"EXEC".to_vec()])));
+    effects.push((
+        last_db,
+        crate::ctx::EffectArgs::Built(vec![b"EXEC".to_vec()]),
+    ));
 }
 
 /// `redis.call` and friends, on behalf of one running script.
@@ -327,6 +355,8 @@ struct ScriptHost<'c, 'a, 'k> {
     /// The script must run again holding every shard; every further call fails.
     restart: bool,
     token: Option<MutexGuard<'a, ()>>,
+    /// `busy-reply-threshold` when the script started.
+    threshold_ms: u128,
 }
 
 impl ScriptHost<'_, '_, '_> {
@@ -352,7 +382,9 @@ impl ScriptHost<'_, '_, '_> {
             }
         };
         if spec.has(CMD_NOSCRIPT) {
-            return Err(Self::error("ERR This Redis command is not allowed from script"));
+            return Err(Self::error(
+                "ERR This Redis command is not allowed from script",
+            ));
         }
         if spec.has(CMD_WRITE) && self.read_only {
             return Err(Self::error(
@@ -382,13 +414,7 @@ impl ScriptHost<'_, '_, '_> {
             false => shards,
         };
         for id in shards {
-            if self
-                .ctx
-                .keys
-                .locked
-                .escalate(id, restartable)
-                .is_err()
-            {
+            if self.ctx.keys.locked.escalate(id, restartable).is_err() {
                 return false;
             }
         }
@@ -457,10 +483,11 @@ impl Host for ScriptHost<'_, '_, '_> {
         if server.shutting_down.load(Ordering::Relaxed) {
             return Err("ERR Script killed by user with SHUTDOWN...".into());
         }
-        let threshold = server.config.get_i64("busy-reply-threshold").max(0) as u128;
+        let threshold = self.threshold_ms;
         let elapsed = self.run.started.elapsed().as_millis();
         if threshold > 0 && elapsed >= threshold && !self.run.busy.swap(true, Ordering::Relaxed) {
             server.keyspace.busy_scripts.fetch_add(1, Ordering::Relaxed);
+            server.scripting.busy_workers.lock().insert(self.run.worker);
             tracing::warn!(
                 "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command.",
                 if self.run.is_eval { "SCRIPT KILL" } else { "FUNCTION KILL" }

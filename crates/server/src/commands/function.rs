@@ -235,7 +235,11 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         4 if ctx.arg_is(3, "append") => Policy::Append,
         4 if ctx.arg_is(3, "replace") => Policy::Replace,
         4 if ctx.arg_is(3, "flush") => Policy::Flush,
-        4 => return Err(Error::err("Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")),
+        4 => {
+            return Err(Error::err(
+                "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ))
+        }
         _ => Policy::Append,
     };
     let codes = parse_payload(ctx.arg(2))?;
@@ -251,9 +255,10 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         let _ = scratch.load_library(&library.code, true);
     }
     for code in codes {
-        let info = scratch
-            .load_library(&code, policy != Policy::Append)
-            .map_err(Error::reply)?;
+        let info = scratch.load_library(&code, true).map_err(Error::reply)?;
+        if policy == Policy::Append && merged.contains_key(&info.name) {
+            return Err(Error::err(format!("Library {} already exists", info.name)));
+        }
         merged.insert(
             info.name.clone(),
             Library {

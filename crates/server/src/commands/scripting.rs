@@ -31,14 +31,18 @@ pub fn split_keys<'c>(ctx: &Ctx<'c, '_>) -> Result<(Vec<&'c [u8]>, Vec<&'c [u8]>
     let numkeys = ctx.arg_i64(2)?;
     let available = (ctx.argc() - 3) as i64;
     if numkeys > available {
-        return Err(Error::err("Number of keys can't be greater than number of args"));
+        return Err(Error::err(
+            "Number of keys can't be greater than number of args",
+        ));
     }
     if numkeys < 0 {
         return Err(Error::err("Number of keys can't be negative"));
     }
     let cmd = ctx.cmd;
     let keys = (3..3 + numkeys as usize).map(|i| cmd.arg(i)).collect();
-    let args = (3 + numkeys as usize..cmd.len()).map(|i| cmd.arg(i)).collect();
+    let args = (3 + numkeys as usize..cmd.len())
+        .map(|i| cmd.arg(i))
+        .collect();
     Ok((keys, args))
 }
 
@@ -49,7 +53,11 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
         let sha = String::from_utf8_lossy(cmd.arg(1)).to_ascii_lowercase();
         match ctx.server.scripting.script(&sha) {
             Some(body) => (sha, body),
-            None => return Err(Error::Text("NOSCRIPT No matching script. Please use EVAL.".into())),
+            None => {
+                return Err(Error::Text(
+                    "NOSCRIPT No matching script. Please use EVAL.".into(),
+                ))
+            }
         }
     } else {
         let body = cmd.arg(1);
