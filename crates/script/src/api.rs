@@ -197,8 +197,13 @@ unsafe fn call_command(state: *mut ffi::lua_State, raise: bool) -> c_int {
 /// The global `pcall`: Lua's, except that an error table raised by `redis.call` is
 /// returned as its `err` text (what scripts written for Redis 6 expect).
 pub(crate) unsafe extern "C-unwind" fn pcall(state: *mut ffi::lua_State) -> c_int {
-    ffi::luaL_checkany(state, 1);
     let argc = ffi::lua_gettop(state);
+    if argc == 0 {
+        // Redis's pcall ends up calling its own `true` placeholder here.
+        ffi::lua_pushboolean(state, 0);
+        push_bytes(state, b"attempt to call a boolean value");
+        return 2;
+    }
     ffi::lua_pushboolean(state, 1);
     ffi::lua_insert(state, 1);
     if ffi::lua_pcall(state, argc - 1, ffi::LUA_MULTRET, 0) != 0 {

@@ -489,7 +489,9 @@ unsafe fn write_table(
     ffi::lua_settop(state, -2);
     if raw_field(state, b"verbatim_string") == ffi::LUA_TTABLE {
         if raw_field(state, b"format") == ffi::LUA_TSTRING {
-            if raw_field(state, b"string") == ffi::LUA_TSTRING {
+            push_bytes(state, b"string");
+            ffi::lua_rawget(state, -3);
+            if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
                 let format = until_nul(to_bytes(state, -2).unwrap_or_default());
                 let mut ext = [b' '; 3];
                 for (slot, &b) in ext.iter_mut().zip(format) {
