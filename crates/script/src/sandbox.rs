@@ -704,7 +704,10 @@ impl Sandbox {
         out: &mut ReplyWriter,
     ) {
         self.runs += 1;
-        let collect_garbage = self.runs % GC_PERIOD == 0;
+        let collect_garbage = self.runs == GC_PERIOD;
+        if collect_garbage {
+            self.runs = 0;
+        }
         let host: *mut (dyn Host + '_) = host;
         // SAFETY: the pointer is only used while this call runs (cleared below), when
         // the borrow it came from is alive.
