@@ -164,6 +164,7 @@ unsafe fn call_command(state: *mut ffi::lua_State, raise: bool) -> c_int {
     }
     let reply = match command_args(state) {
         Err(message) => {
+            ffi::lua_settop(state, 0);
             push_error_table(state, message);
             if raise {
                 ffi::lua_error(state);
@@ -179,6 +180,9 @@ unsafe fn call_command(state: *mut ffi::lua_State, raise: bool) -> c_int {
     let Some(reply) = reply else {
         host_panicked(state)
     };
+    // The arguments are copied out: free their stack slots for the reply (a call with
+    // thousands of arguments, `unpack` of a big table, would leave no room for it).
+    ffi::lua_settop(state, 0);
     let failed = reply.first() == Some(&b'-');
     let parsed = push_resp(state, &reply).is_some();
     drop(reply);
@@ -496,7 +500,7 @@ unsafe fn string_arg(state: *mut ffi::lua_State, idx: c_int) -> Option<String> {
         return None;
     }
     ffi::lua_pushvalue(state, idx);
-    let text = to_c_bytes(state, -1).map(|b| String::from_utf8_lossy(b).into_owned());
+    let text = to_bytes(state, -1).map(|b| String::from_utf8_lossy(b).into_owned());
     ffi::lua_settop(state, -2);
     text
 }

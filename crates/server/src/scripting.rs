@@ -64,6 +64,8 @@ pub struct Scripting {
     /// Held by the one script that has written while holding fewer than all shards.
     writer_token: Mutex<()>,
     runs: Mutex<Vec<Arc<Run>>>,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands (tests).
+    pub deny_scripts_disabled: AtomicBool,
     /// Workers now stuck in a busy script (the accept loop skips them).
     busy_workers: Mutex<HashSet<usize>>,
 }
@@ -287,6 +289,7 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
     server.scripting.start(run.clone());
     let effects_before = ctx.keys.effects.len();
     let saved_db = ctx.client.db;
+    let frozen_before = ctx.keys.frozen_now_ms.replace(ctx.keys.now_ms);
     let mut out = ReplyWriter::new(ctx.out.protocol);
     let restart = {
         let mut host = ScriptHost {
@@ -295,6 +298,7 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
             read_only,
             restart: false,
             token: None,
+            last_call_error: None,
             threshold_ms: server.config.get_i64("busy-reply-threshold").max(0) as u128,
         };
         let ran = with_engine(server, |engine| match &script {
@@ -306,9 +310,11 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
         if let Err(error) = ran {
             out.error(&error);
         }
+        count_script_error(server, &out.buf, host.last_call_error.as_deref());
         host.restart
     };
     server.scripting.end(server, &run);
+    ctx.keys.frozen_now_ms = frozen_before;
     ctx.client.db = saved_db;
     ctx.keys.db = saved_db;
     if restart {
@@ -324,6 +330,28 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
     ctx.out.raw(&out.buf);
     wrap_effects(ctx, effects_before);
     ctx.keys.propagate_none();
+}
+
+/// The text of an error reply, without its `-` and line end.
+fn error_text(reply: &[u8]) -> &[u8] {
+    let end = reply
+        .iter()
+        .position(|&b| b == b'\r')
+        .unwrap_or(reply.len());
+    reply.get(1..end).unwrap_or_default()
+}
+
+/// A script's error reply counts in errorstats, except an error a called command gave
+/// and the script passed on (that one was counted when the command failed).
+fn count_script_error(server: &Server, reply: &[u8], last_call_error: Option<&[u8]>) {
+    if reply.first() != Some(&b'-') {
+        return;
+    }
+    let text = error_text(reply);
+    if last_call_error.is_some_and(|inner| text.starts_with(inner)) {
+        return;
+    }
+    server.count_error(&String::from_utf8_lossy(text));
 }
 
 /// A script's writes enter the effect stream as one MULTI ... EXEC block.
@@ -357,6 +385,8 @@ struct ScriptHost<'c, 'a, 'k> {
     token: Option<MutexGuard<'a, ()>>,
     /// `busy-reply-threshold` when the script started.
     threshold_ms: u128,
+    /// The last error a called command replied (already counted in errorstats).
+    last_call_error: Option<Vec<u8>>,
 }
 
 impl ScriptHost<'_, '_, '_> {
@@ -381,7 +411,9 @@ impl ScriptHost<'_, '_, '_> {
                 ))
             }
         };
-        if spec.has(CMD_NOSCRIPT) {
+        if spec.has(CMD_NOSCRIPT)
+            && !server.scripting.deny_scripts_disabled.load(Ordering::Relaxed)
+        {
             return Err(Self::error(
                 "ERR This Redis command is not allowed from script",
             ));
@@ -465,6 +497,9 @@ impl Host for ScriptHost<'_, '_, '_> {
         );
         if spec.has(CMD_WRITE) && ctx.keys.dirty > dirty_before {
             self.run.wrote.store(true, Ordering::Relaxed);
+        }
+        if out.buf.first() == Some(&b'-') {
+            self.last_call_error = Some(error_text(&out.buf).to_vec());
         }
         out.buf.to_vec()
     }
