@@ -412,7 +412,10 @@ impl ScriptHost<'_, '_, '_> {
             }
         };
         if spec.has(CMD_NOSCRIPT)
-            && !server.scripting.deny_scripts_disabled.load(Ordering::Relaxed)
+            && !server
+                .scripting
+                .deny_scripts_disabled
+                .load(Ordering::Relaxed)
         {
             return Err(Self::error(
                 "ERR This Redis command is not allowed from script",

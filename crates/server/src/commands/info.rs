@@ -370,7 +370,11 @@ fn scripting_memory(server: &Server, out: &mut String) {
     field(out, "used_memory_vm_total_human", "0B");
     field(out, "used_memory_functions", library_bytes);
     field(out, "used_memory_scripts", scripts + library_bytes);
-    field(out, "used_memory_scripts_human", bytes_to_human((scripts + library_bytes) as u64));
+    field(
+        out,
+        "used_memory_scripts_human",
+        bytes_to_human((scripts + library_bytes) as u64),
+    );
 }
 
 /// The fragmentation ratios from `[allocated, active, resident, rss, used]`.
