@@ -2,15 +2,21 @@
 //! libraries Redis ships (`cjson`, `cmsgpack`, `bit`, `struct`) rewritten in Rust to the
 //! byte, error texts included.
 //!
-//! This crate will also hold the sandbox, the script cache and functions; it reaches the
-//! server only through a trait. It depends on `resp` and `util` at most, never on `store`,
+//! It also holds the script engine (`engine`): the sandbox, compiled scripts and function
+//! libraries; it reaches the server only through the [`Host`] trait. It depends on `resp` and `util` at most, never on `store`,
 //! `server` or anything with sockets.
 //!
 //! Lua numbers are doubles (Lua 5.1), so every library reads and writes `f64` and follows
 //! the C casts Redis's build performs (x86-64, glibc) where a value is out of range.
 
+mod api;
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 mod libs;
+mod reply;
+mod sandbox;
+mod shebang;
 
 pub use engine::{Engine, FunctionInfo, Host, LibraryInfo, LogLevel, ScriptFlags};
 

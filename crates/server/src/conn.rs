@@ -206,17 +206,31 @@ impl Connection {
         }
         let mut written = 0;
         while written < len {
+            match self.stream.try_write(&self.out.buf[written..]) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    written += n;
+                    if let Some(mailbox) = &mailbox {
+                        mailbox.set_in_flight(len - written);
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+            // The peer does not read: only now do unsent bytes count fully against a
+            // subscriber's output limit (a task merely waiting for its turn on a busy
+            // thread is not a slow reader).
+            if let Some(mailbox) = &mailbox {
+                mailbox.set_socket_blocked(true);
+            }
             tokio::select! {
                 biased;
-                result = self.stream.write(&self.out.buf[written..]) => match result {
-                    Ok(0) | Err(_) => return false,
-                    Ok(n) => {
-                        written += n;
-                        if let Some(mailbox) = &mailbox {
-                            mailbox.set_in_flight(len - written);
-                        }
+                ready = self.stream.writable() => {
+                    if ready.is_err() {
+                        return false;
                     }
-                },
+                }
                 _ = wake.as_mut() => {
                     if shared.killed.load(Ordering::Relaxed) {
                         return false;
@@ -224,6 +238,9 @@ impl Connection {
                     wake.set(shared.wake.notified());
                 }
             }
+        }
+        if let Some(mailbox) = &mailbox {
+            mailbox.set_socket_blocked(false);
         }
         crate::server::bump(&self.stats.net_output_bytes, len as u64);
         self.out.buf.clear();

@@ -149,6 +149,8 @@ pub struct KeyAccess<'a> {
     /// caused, in order (published by `finish` while the locks are held).
     pub notify_flags: u32,
     pub events: Vec<crate::notify::Event>,
+    /// Set while a script runs: the clock reading every command it calls uses.
+    pub frozen_now_ms: Option<i64>,
 }
 
 impl<'a> KeyAccess<'a> {
@@ -170,6 +172,7 @@ impl<'a> KeyAccess<'a> {
             track_watch: false,
             notify_flags: 0,
             events: Vec::new(),
+            frozen_now_ms: None,
         }
     }
 

@@ -286,7 +286,8 @@ pub(crate) fn run_one<'s, 'a>(
         feed_monitors(server, client, cmd, now_ms);
     }
     keys.db = client.db;
-    keys.now_ms = now_ms;
+    // A script sees one instant from start to end (Redis 7 freezes its clock).
+    keys.now_ms = keys.frozen_now_ms.unwrap_or(now_ms);
     let dirty_before = keys.dirty;
     let mut ctx = Ctx {
         server,

@@ -97,8 +97,18 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
         tokio::select! {
             Some(stream) = conn_rx.recv() => {
                 let Ok(std_stream) = tokio::net::TcpStream::into_std(stream) else { continue };
-                let _ = workers[next % workers.len()].send(std_stream);
-                next = next.wrapping_add(1);
+                // A worker stuck in a busy script cannot serve a new client (one that
+                // comes to send SCRIPT KILL, say): skip it while another is free.
+                let mut pick = next % workers.len();
+                for step in 0..workers.len() {
+                    let candidate = (next + step) % workers.len();
+                    if !server.scripting.worker_busy(candidate) {
+                        pick = candidate;
+                        break;
+                    }
+                }
+                let _ = workers[pick].send(std_stream);
+                next = pick.wrapping_add(1);
             }
             Some(listeners) = rebind_rx.recv() => {
                 // CONFIG SET port/bind: the new sockets are bound; stop the old ones.
@@ -231,6 +241,7 @@ fn start_workers(
         std::thread::Builder::new()
             .name(format!("lodestone-worker-{index}"))
             .spawn(move || {
+                scripting::set_worker_index(index);
                 let stats = server.register_thread_stats();
                 runtime.block_on(worker_loop(server, stats, rx));
             })

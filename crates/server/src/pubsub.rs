@@ -90,6 +90,8 @@ pub struct Mailbox {
     /// Bytes taken out of the mailbox and not yet written to the socket: they count
     /// against the output limit too.
     in_flight: AtomicUsize,
+    /// The last write found the socket full (the client is not reading).
+    socket_blocked: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +109,7 @@ impl Mailbox {
             client,
             pending: Mutex::new(Pending::default()),
             in_flight: AtomicUsize::new(0),
+            socket_blocked: Default::default(),
         })
     }
 
@@ -132,32 +135,38 @@ impl Mailbox {
             (wake, close, !was_soft && pending.soft_since_ms != 0)
         };
         self.publish_size();
-        if close {
-            self.close(stats);
+        if let Some(used) = close {
+            self.close(stats, used);
         } else if wake {
             self.client.wake.notify_one();
         }
-        went_soft && !close
+        went_soft && close.is_none()
     }
 
-    /// Applies the limits to what is unread now; true (and the mailbox emptied and
-    /// closed) when the client must go.
-    fn check_limits(&self, pending: &mut Pending, limits: &OutputLimits, now_ms: i64) -> bool {
+    /// Applies the limits to what is unread now; the bytes unread (and the mailbox
+    /// emptied and closed) when the client must go.
+    fn check_limits(
+        &self,
+        pending: &mut Pending,
+        limits: &OutputLimits,
+        now_ms: i64,
+    ) -> Option<u64> {
         let used = (pending.buf.len() + self.in_flight.load(Ordering::Relaxed)) as u64;
-        if !over_limits(pending, used, limits, now_ms) {
-            return false;
+        let blocked = self.socket_blocked.load(Ordering::Relaxed);
+        if !over_limits(pending, used, blocked, limits, now_ms) {
+            return None;
         }
         pending.closed = true;
         pending.buf = Vec::new();
-        true
+        Some(used)
     }
 
-    fn close(&self, stats: &PubSubStats) {
+    fn close(&self, stats: &PubSubStats, used: u64) {
         stats
             .output_limit_disconnections
             .fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
-            "Client id={} addr={} closed for overcoming of output buffer limits.",
+            "Client id={} addr={} omem={used} closed for overcoming of output buffer limits.",
             self.client.id,
             self.client.addr
         );
@@ -172,20 +181,19 @@ impl Mailbox {
             if pending.closed {
                 return false;
             }
-            if self.check_limits(&mut pending, limits, now_ms) {
-                true
-            } else {
-                return pending.soft_since_ms != 0;
+            match self.check_limits(&mut pending, limits, now_ms) {
+                Some(used) => used,
+                None => return pending.soft_since_ms != 0,
             }
         };
         self.publish_size();
-        if close {
-            self.close(stats);
-        }
+        self.close(stats, close);
         false
     }
 
     /// Moves every pending byte to the end of `out`; returns whether there were any.
+    /// Everything in `out` counts as in flight from then on, in the same step, so the
+    /// client's output size never seems to dip while bytes change hands.
     pub fn drain_into(&self, out: &mut bytes::BytesMut) -> bool {
         let mut pending = self.pending.lock();
         if pending.buf.is_empty() {
@@ -193,6 +201,7 @@ impl Mailbox {
         }
         out.extend_from_slice(&pending.buf);
         pending.buf.clear();
+        self.in_flight.store(out.len(), Ordering::Relaxed);
         // A burst must not pin its peak capacity for the life of the connection.
         if pending.buf.capacity() > 64 * 1024 {
             pending.buf = Vec::new();
@@ -213,26 +222,45 @@ impl Mailbox {
         !self.pending.lock().buf.is_empty()
     }
 
+    pub fn set_socket_blocked(&self, blocked: bool) {
+        self.socket_blocked.store(blocked, Ordering::Relaxed);
+    }
+
     /// Records how many bytes the connection is writing (0 once written).
     pub fn set_in_flight(&self, bytes: usize) {
+        let pending = self.pending.lock();
         self.in_flight.store(bytes, Ordering::Relaxed);
-        self.publish_size();
+        let total = pending.buf.len() + bytes;
+        self.client.output_buffer.store(total, Ordering::Relaxed);
     }
 
     /// Mirrors the unread bytes into CLIENT LIST's `omem`.
     fn publish_size(&self) {
-        let pending = self.pending.lock().buf.len();
-        let total = pending + self.in_flight.load(Ordering::Relaxed);
+        let pending = self.pending.lock();
+        let total = pending.buf.len() + self.in_flight.load(Ordering::Relaxed);
         self.client.output_buffer.store(total, Ordering::Relaxed);
     }
 }
 
 /// Redis's rule: the hard limit closes at once; the soft limit only once it has been
-/// exceeded for longer than its seconds without a break.
-fn over_limits(pending: &mut Pending, used: u64, limits: &OutputLimits, now_ms: i64) -> bool {
+/// exceeded for longer than its seconds without a break. Both apply while the client's
+/// socket is full (it does not read); a backlog that builds while its connection task
+/// merely waits for a busy thread is allowed up to four times the hard limit, so memory
+/// stays bounded either way.
+fn over_limits(
+    pending: &mut Pending,
+    used: u64,
+    socket_blocked: bool,
+    limits: &OutputLimits,
+    now_ms: i64,
+) -> bool {
     let hard = limits.hard_bytes.load(Ordering::Relaxed);
-    if hard != 0 && used >= hard {
+    if hard != 0 && (used >= hard.saturating_mul(4) || (socket_blocked && used >= hard)) {
         return true;
+    }
+    if !socket_blocked {
+        pending.soft_since_ms = 0;
+        return false;
     }
     let soft = limits.soft_bytes.load(Ordering::Relaxed);
     if soft == 0 || used < soft {

@@ -49,6 +49,8 @@ pub struct Run {
     pub wrote: AtomicBool,
     pub kill: AtomicBool,
     pub busy: AtomicBool,
+    /// The worker thread running it.
+    pub worker: usize,
 }
 
 #[derive(Default)]
@@ -62,6 +64,10 @@ pub struct Scripting {
     /// Held by the one script that has written while holding fewer than all shards.
     writer_token: Mutex<()>,
     runs: Mutex<Vec<Arc<Run>>>,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands (tests).
+    pub deny_scripts_disabled: AtomicBool,
+    /// Workers now stuck in a busy script (the accept loop skips them).
+    busy_workers: Mutex<HashSet<usize>>,
 }
 
 impl std::fmt::Debug for Scripting {
@@ -72,6 +78,13 @@ impl std::fmt::Debug for Scripting {
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// This worker thread's index (`usize::MAX` off the workers).
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Records which worker the current thread is (called once by each worker).
+pub fn set_worker_index(index: usize) {
+    WORKER.with(|w| w.set(index));
 }
 
 /// Whether a command runs a script (EVAL family, FCALL family).
@@ -188,7 +201,14 @@ impl Scripting {
         self.runs.lock().retain(|r| !Arc::ptr_eq(r, run));
         if run.busy.load(Ordering::Relaxed) {
             server.keyspace.busy_scripts.fetch_sub(1, Ordering::Relaxed);
+            self.busy_workers.lock().remove(&run.worker);
         }
+    }
+
+    /// Whether worker `index` is stuck in a busy script.
+    pub fn worker_busy(&self, index: usize) -> bool {
+        let busy = self.busy_workers.lock();
+        !busy.is_empty() && busy.contains(&index)
     }
 }
 
@@ -264,10 +284,12 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
         wrote: AtomicBool::new(false),
         kill: AtomicBool::new(false),
         busy: AtomicBool::new(false),
+        worker: WORKER.with(|w| w.get()),
     });
     server.scripting.start(run.clone());
     let effects_before = ctx.keys.effects.len();
     let saved_db = ctx.client.db;
+    let frozen_before = ctx.keys.frozen_now_ms.replace(ctx.keys.now_ms);
     let mut out = ReplyWriter::new(ctx.out.protocol);
     let restart = {
         let mut host = ScriptHost {
@@ -276,6 +298,8 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
             read_only,
             restart: false,
             token: None,
+            last_call_error: None,
+            threshold_ms: server.config.get_i64("busy-reply-threshold").max(0) as u128,
         };
         let ran = with_engine(server, |engine| match &script {
             Script::Eval { sha, body } => {
@@ -286,9 +310,11 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
         if let Err(error) = ran {
             out.error(&error);
         }
+        count_script_error(server, &out.buf, host.last_call_error.as_deref());
         host.restart
     };
     server.scripting.end(server, &run);
+    ctx.keys.frozen_now_ms = frozen_before;
     ctx.client.db = saved_db;
     ctx.keys.db = saved_db;
     if restart {
@@ -304,6 +330,28 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
     ctx.out.raw(&out.buf);
     wrap_effects(ctx, effects_before);
     ctx.keys.propagate_none();
+}
+
+/// The text of an error reply, without its `-` and line end.
+fn error_text(reply: &[u8]) -> &[u8] {
+    let end = reply
+        .iter()
+        .position(|&b| b == b'\r')
+        .unwrap_or(reply.len());
+    reply.get(1..end).unwrap_or_default()
+}
+
+/// A script's error reply counts in errorstats, except an error a called command gave
+/// and the script passed on (that one was counted when the command failed).
+fn count_script_error(server: &Server, reply: &[u8], last_call_error: Option<&[u8]>) {
+    if reply.first() != Some(&b'-') {
+        return;
+    }
+    let text = error_text(reply);
+    if last_call_error.is_some_and(|inner| text.starts_with(inner)) {
+        return;
+    }
+    server.count_error(&String::from_utf8_lossy(text));
 }
 
 /// A script's writes enter the effect stream as one MULTI ... EXEC block.
@@ -335,6 +383,10 @@ struct ScriptHost<'c, 'a, 'k> {
     /// The script must run again holding every shard; every further call fails.
     restart: bool,
     token: Option<MutexGuard<'a, ()>>,
+    /// `busy-reply-threshold` when the script started.
+    threshold_ms: u128,
+    /// The last error a called command replied (already counted in errorstats).
+    last_call_error: Option<Vec<u8>>,
 }
 
 impl ScriptHost<'_, '_, '_> {
@@ -359,7 +411,12 @@ impl ScriptHost<'_, '_, '_> {
                 ))
             }
         };
-        if spec.has(CMD_NOSCRIPT) {
+        if spec.has(CMD_NOSCRIPT)
+            && !server
+                .scripting
+                .deny_scripts_disabled
+                .load(Ordering::Relaxed)
+        {
             return Err(Self::error(
                 "ERR This Redis command is not allowed from script",
             ));
@@ -444,6 +501,9 @@ impl Host for ScriptHost<'_, '_, '_> {
         if spec.has(CMD_WRITE) && ctx.keys.dirty > dirty_before {
             self.run.wrote.store(true, Ordering::Relaxed);
         }
+        if out.buf.first() == Some(&b'-') {
+            self.last_call_error = Some(error_text(&out.buf).to_vec());
+        }
         out.buf.to_vec()
     }
 
@@ -461,10 +521,11 @@ impl Host for ScriptHost<'_, '_, '_> {
         if server.shutting_down.load(Ordering::Relaxed) {
             return Err("ERR Script killed by user with SHUTDOWN...".into());
         }
-        let threshold = server.config.get_i64("busy-reply-threshold").max(0) as u128;
+        let threshold = self.threshold_ms;
         let elapsed = self.run.started.elapsed().as_millis();
         if threshold > 0 && elapsed >= threshold && !self.run.busy.swap(true, Ordering::Relaxed) {
             server.keyspace.busy_scripts.fetch_add(1, Ordering::Relaxed);
+            server.scripting.busy_workers.lock().insert(self.run.worker);
             tracing::warn!(
                 "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command.",
                 if self.run.is_eval { "SCRIPT KILL" } else { "FUNCTION KILL" }

@@ -22,6 +22,15 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         (b"sleep", 3) => sleep(ctx),
         (b"object", 3) => object(ctx),
         (b"set-active-expire", 3) => set_active_expire(ctx),
+        (b"set-disable-deny-scripts", 3) => {
+            let disabled = atoi(ctx.arg(2)) != 0;
+            ctx.server
+                .scripting
+                .deny_scripts_disabled
+                .store(disabled, Ordering::Relaxed);
+            ctx.out.ok();
+            Ok(())
+        }
         (b"digest", 2) => digest(ctx),
         (b"digest-value", _) => digest_value(ctx),
         (b"change-repl-id", 2) => change_repl_id(ctx),
@@ -97,9 +106,9 @@ fn help(ctx: &mut Ctx) -> CmdResult {
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
             "    true, false.",
             "SET-ACTIVE-EXPIRE <0|1>",
-            "    Setting it to 0 disables expiring keys in background when they are not",
-            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-            "    default.",
+            "    Turn the active expiry cycle off (0) or on (1).",
+            "SET-DISABLE-DENY-SCRIPTS <0|1>",
+            "    Let scripts call commands that scripts may not call (1), or not (0); for tests.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
         ],

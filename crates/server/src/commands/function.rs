@@ -77,7 +77,10 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() > 3 || (ctx.argc() == 3 && !ctx.arg_is(2, "sync") && !ctx.arg_is(2, "async")) {
+    if ctx.argc() > 3 {
+        return Err(super::server::subcommand_syntax_error(ctx));
+    }
+    if ctx.argc() == 3 && !ctx.arg_is(2, "sync") && !ctx.arg_is(2, "async") {
         return Err(Error::err("FUNCTION FLUSH only supports SYNC|ASYNC option"));
     }
     ctx.server.scripting.libraries.write().clear();
@@ -231,6 +234,9 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         Replace,
         Flush,
     }
+    if ctx.argc() > 4 {
+        return Err(super::server::subcommand_syntax_error(ctx));
+    }
     let policy = match ctx.argc() {
         4 if ctx.arg_is(3, "append") => Policy::Append,
         4 if ctx.arg_is(3, "replace") => Policy::Replace,
@@ -245,6 +251,14 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
     let codes = parse_payload(ctx.arg(2))?;
     let scripting = &ctx.server.scripting;
     let mut libraries = scripting.libraries.write();
+    // APPEND refuses a library name already loaded before anything else, as Redis.
+    if policy == Policy::Append {
+        for code in &codes {
+            if let Some(name) = library_name(code).filter(|n| libraries.contains_key(n)) {
+                return Err(Error::err(format!("Library {name} already exists")));
+            }
+        }
+    }
     // Validate the whole set in a scratch engine first: all or nothing.
     let mut merged = match policy {
         Policy::Flush => indexmap::IndexMap::new(),
@@ -255,9 +269,10 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
         let _ = scratch.load_library(&library.code, true);
     }
     for code in codes {
-        let info = scratch
-            .load_library(&code, policy != Policy::Append)
-            .map_err(Error::reply)?;
+        let info = scratch.load_library(&code, true).map_err(Error::reply)?;
+        if policy == Policy::Append && merged.contains_key(&info.name) {
+            return Err(Error::err(format!("Library {} already exists", info.name)));
+        }
         merged.insert(
             info.name.clone(),
             Library {
@@ -272,6 +287,16 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
     ctx.keys.dirty += 1;
     ctx.out.ok();
     Ok(())
+}
+
+/// The `name=` of a library's `#!lua` header line.
+fn library_name(code: &[u8]) -> Option<String> {
+    let line = code.split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    line.strip_prefix("#!lua")?
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("name="))
+        .map(str::to_string)
 }
 
 /// The library codes of a FUNCTION DUMP payload, after checking its footer.
@@ -377,17 +402,18 @@ pub fn fcall_ro(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
-    let name = String::from_utf8_lossy(ctx.arg(1)).into_owned();
-    let flags = ctx
+    // Function names match case-insensitively, as in Redis.
+    let asked = String::from_utf8_lossy(ctx.arg(1)).into_owned();
+    let found = ctx
         .server
         .scripting
         .libraries
         .read()
         .values()
         .flat_map(|lib| lib.info.functions.iter())
-        .find(|f| f.name == name)
-        .map(|f| f.flags);
-    let Some(flags) = flags else {
+        .find(|f| f.name.eq_ignore_ascii_case(&asked))
+        .map(|f| (f.name.clone(), f.flags));
+    let Some((name, flags)) = found else {
         return Err(Error::err("Function not found"));
     };
     if ctx.arg_i64(2).is_err() {

@@ -310,7 +310,7 @@ fn memory_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "allocator_resident", resident);
     field(out, "total_system_memory", system);
     field(out, "total_system_memory_human", bytes_to_human(system));
-    scripting_memory(out);
+    scripting_memory(server, out);
     field(out, "maxmemory", maxmemory);
     field(out, "maxmemory_human", bytes_to_human(maxmemory));
     field(
@@ -349,24 +349,32 @@ fn percent(part: u64, whole: u64) -> f64 {
     part as f64 * 100.0 / whole as f64
 }
 
-/// The Lua and functions fields: no scripting engine yet, so all empty.
-fn scripting_memory(out: &mut String) {
+/// The Lua and functions fields. Lua's own memory is per worker thread and not
+/// sampled; the cache and library sizes are the server's.
+fn scripting_memory(server: &Server, out: &mut String) {
+    let scripting = &server.scripting;
+    let scripts = scripting.scripts_memory();
+    let (functions, libraries, library_bytes) = {
+        let libs = scripting.libraries.read();
+        let functions: usize = libs.values().map(|l| l.info.functions.len()).sum();
+        let bytes: usize = libs.values().map(|l| l.code.len() + 64).sum();
+        (functions, libs.len(), bytes)
+    };
     zeros(out, &["used_memory_lua", "used_memory_vm_eval"]);
     field(out, "used_memory_lua_human", "0B");
-    zeros(
-        out,
-        &[
-            "used_memory_scripts_eval",
-            "number_of_cached_scripts",
-            "number_of_functions",
-            "number_of_libraries",
-            "used_memory_vm_functions",
-            "used_memory_vm_total",
-        ],
-    );
+    field(out, "used_memory_scripts_eval", scripts);
+    field(out, "number_of_cached_scripts", scripting.script_count());
+    field(out, "number_of_functions", functions);
+    field(out, "number_of_libraries", libraries);
+    zeros(out, &["used_memory_vm_functions", "used_memory_vm_total"]);
     field(out, "used_memory_vm_total_human", "0B");
-    zeros(out, &["used_memory_functions", "used_memory_scripts"]);
-    field(out, "used_memory_scripts_human", "0B");
+    field(out, "used_memory_functions", library_bytes);
+    field(out, "used_memory_scripts", scripts + library_bytes);
+    field(
+        out,
+        "used_memory_scripts_human",
+        bytes_to_human((scripts + library_bytes) as u64),
+    );
 }
 
 /// The fragmentation ratios from `[allocated, active, resident, rss, used]`.

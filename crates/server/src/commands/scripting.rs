@@ -26,8 +26,11 @@ pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
     eval_generic(ctx, true, true)
 }
 
+/// A script call's KEYS and ARGV.
+pub type KeysAndArgs<'c> = (Vec<&'c [u8]>, Vec<&'c [u8]>);
+
 /// The keys and arguments after `numkeys` at index 2, with Redis's errors.
-pub fn split_keys<'c>(ctx: &Ctx<'c, '_>) -> Result<(Vec<&'c [u8]>, Vec<&'c [u8]>), Error> {
+pub fn split_keys<'c>(ctx: &Ctx<'c, '_>) -> Result<KeysAndArgs<'c>, Error> {
     let numkeys = ctx.arg_i64(2)?;
     let available = (ctx.argc() - 3) as i64;
     if numkeys > available {
