@@ -40,6 +40,22 @@ const IMPLEMENTED: &[&str] = &[
     "PUBLISH",
     "SPUBLISH",
     "PUBSUB",
+    // scripting and functions (FUNCTION DUMP is not listed: its payload is not
+    // LZF-compressed as Redis's is, though each server restores the other's)
+    "EVAL",
+    "EVALSHA",
+    "EVAL_RO",
+    "EVALSHA_RO",
+    "SCRIPT",
+    "FCALL",
+    "FCALL_RO",
+    "FUNCTION LOAD",
+    "FUNCTION LIST",
+    "FUNCTION DELETE",
+    "FUNCTION FLUSH",
+    "FUNCTION RESTORE",
+    "FUNCTION STATS",
+    "FUNCTION KILL",
     // connection
     "PING",
     "ECHO",
@@ -469,7 +485,15 @@ fn command_label(args: &[Vec<u8>]) -> String {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
     let container = matches!(
         name.as_str(),
-        "CLIENT" | "OBJECT" | "CONFIG" | "COMMAND" | "MEMORY" | "SLOWLOG" | "DEBUG"
+        "CLIENT"
+            | "OBJECT"
+            | "CONFIG"
+            | "COMMAND"
+            | "MEMORY"
+            | "SLOWLOG"
+            | "DEBUG"
+            | "SCRIPT"
+            | "FUNCTION"
     );
     match args.get(1) {
         Some(sub) if container => {

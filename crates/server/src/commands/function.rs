@@ -151,7 +151,8 @@ fn write_library(out: &mut ReplyWriter, library: &Library, with_code: bool) {
         let flags = flag_names(&function.flags);
         out.set(flags.len());
         for flag in flags {
-            out.bulk(flag.as_bytes());
+            // Status replies, as Redis sends them (`+no-writes`).
+            out.simple(flag.as_bytes());
         }
     }
     if with_code {
