@@ -47,6 +47,8 @@ pub struct ClientState {
     /// A script found it needs every shard before writing anything: `process_command`
     /// runs it again holding them all.
     pub script_restart: bool,
+    /// A script of this client is running: the commands it calls are the script's.
+    pub in_script: bool,
 }
 
 /// A transaction being queued.
@@ -75,6 +77,7 @@ impl ClientState {
             pubsub: None,
             reply_is_push: false,
             script_restart: false,
+            in_script: false,
         }
     }
 

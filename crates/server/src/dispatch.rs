@@ -563,14 +563,19 @@ fn record_slow(
 }
 
 /// Sends the MONITOR line of a command to every monitoring client.
-fn feed_monitors(server: &Server, client: &ClientState, cmd: &Command, now_ms: i64) {
+pub(crate) fn feed_monitors(server: &Server, client: &ClientState, cmd: &Command, now_ms: i64) {
     let now_us = lodestone_util::clock::now_us().max(now_ms * 1000);
+    // Commands a script runs show `lua` as their client, as in Redis.
+    let origin: &str = match client.in_script {
+        true => "lua",
+        false => &client.shared.addr,
+    };
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now_us / 1_000_000,
         now_us % 1_000_000,
         client.db,
-        client.shared.addr
+        origin
     );
     for arg in cmd.args() {
         line.push(' ');

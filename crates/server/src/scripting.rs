@@ -287,9 +287,15 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
         worker: WORKER.with(|w| w.get()),
     });
     server.scripting.start(run.clone());
+    // EVAL and FCALL skip the usual MONITOR feed (it comes after a command): they are
+    // shown before the commands their script runs, as Redis does.
+    if server.monitor_count.load(Ordering::Relaxed) > 0 {
+        crate::dispatch::feed_monitors(server, ctx.client, ctx.cmd, ctx.keys.now_ms);
+    }
     let effects_before = ctx.keys.effects.len();
     let saved_db = ctx.client.db;
     let frozen_before = ctx.keys.frozen_now_ms.replace(ctx.keys.now_ms);
+    ctx.client.in_script = true;
     let mut out = ReplyWriter::new(ctx.out.protocol);
     let restart = {
         let mut host = ScriptHost {
@@ -315,6 +321,7 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
     };
     server.scripting.end(server, &run);
     ctx.keys.frozen_now_ms = frozen_before;
+    ctx.client.in_script = false;
     ctx.client.db = saved_db;
     ctx.keys.db = saved_db;
     if restart {
