@@ -98,6 +98,30 @@ fn busy_script_is_killed_by_script_kill() {
     );
 }
 
+/// With one worker thread, a client already connected to the busy script's own worker
+/// still gets BUSY and can SCRIPT KILL (the script hands the worker to another thread).
+#[test]
+fn busy_script_on_the_same_worker() {
+    let server = TestServer::start_with(&["--threads", "1"]);
+    let mut other = server.raw();
+    let mut runner = server.raw();
+    assert_eq!(
+        send_line(&mut other, "CONFIG SET busy-reply-threshold 50"),
+        b"+OK\r\n"
+    );
+    runner.send_cmd(&[b"EVAL", b"while true do end", b"0"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            send_line(&mut other, "PING").starts_with(b"-BUSY")
+        }),
+        "no BUSY reply on the script's own worker"
+    );
+    assert_eq!(send_line(&mut other, "SCRIPT KILL"), b"+OK\r\n");
+    assert!(text(&runner.read_reply()).starts_with("-ERR Script killed by user"));
+    assert_eq!(send_line(&mut runner, "PING"), b"+PONG\r\n");
+    assert_eq!(send_line(&mut other, "PING"), b"+PONG\r\n");
+}
+
 /// A busy script that has written cannot be killed (UNKILLABLE); SHUTDOWN NOSAVE still
 /// stops the server.
 #[test]

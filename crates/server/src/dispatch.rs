@@ -89,21 +89,13 @@ pub fn process_command(
     }
     if client.subscribed() && client.protocol() == lodestone_resp::Protocol::Resp2 {
         if let Err(message) = check_subscribed_context(spec) {
-            if let Some(multi) = &mut client.multi {
-                multi.errored = true;
-            }
-            stats.commands[spec.id as usize]
-                .rejected_calls
-                .fetch_add(1, Ordering::Relaxed);
-            reject(server, out, message.as_bytes());
+            reject_command(server, client, stats, out, spec, &message);
             return;
         }
     }
     if server.keyspace.busy_scripts.load(Ordering::Relaxed) > 0 && !spec.has(CMD_ALLOW_BUSY) {
-        if let Some(multi) = &mut client.multi {
-            multi.errored = true;
-        }
-        reject(server, out, server.scripting.busy_error().as_bytes());
+        let message = server.scripting.busy_error();
+        reject_command(server, client, stats, out, spec, &message);
         return;
     }
     if spec.id == CommandId::Exec {
@@ -148,6 +140,31 @@ pub fn process_command(
         out.buf.truncate(reply_start);
         all = true;
     }
+}
+
+/// Refuses a resolved command: inside MULTI the transaction is doomed, and a refused
+/// EXEC ends it with EXECABORT and the reason, as Redis does.
+fn reject_command(
+    server: &Server,
+    client: &mut ClientState,
+    stats: &ThreadStats,
+    out: &mut ReplyWriter,
+    spec: &'static CommandSpec,
+    message: &str,
+) {
+    stats.commands[spec.id as usize]
+        .rejected_calls
+        .fetch_add(1, Ordering::Relaxed);
+    if let Some(multi) = &mut client.multi {
+        multi.errored = true;
+    }
+    if spec.id == CommandId::Exec && client.multi.is_some() {
+        crate::commands::transaction::discard_transaction(server, client);
+        let abort = format!("EXECABORT Transaction discarded because of: {message}");
+        reject(server, out, abort.as_bytes());
+        return;
+    }
+    reject(server, out, message.as_bytes());
 }
 
 /// A RESP2 client with subscriptions may only run the commands that manage them.

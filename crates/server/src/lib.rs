@@ -1,6 +1,6 @@
 //! The server: the only crate with sockets, threads and tasks.
 //!
-//! Shape: `--threads N` worker threads, each running its own single-threaded event loop;
+//! Shape: `--threads N` worker threads, each running its own one-core event loop;
 //! the main thread accepts connections and hands them out round-robin, and runs the cron
 //! (active expiry). A connection lives on one worker for its whole life. Commands from
 //! any worker meet only at the sharded keyspace locks (see `keyspace`), so they are
@@ -234,16 +234,25 @@ fn start_workers(
     for index in 0..server.threads {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<std::net::TcpStream>();
         let server = server.clone();
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // A one-core multi-thread runtime rather than a current-thread one: a script that
+        // turns busy can hand the core (and every other connection of this worker) to a
+        // fresh thread with `block_in_place`, so those clients get -BUSY instead of
+        // waiting for the script.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(format!("lodestone-worker-{index}"))
+            .on_thread_start(move || scripting::set_worker_index(index))
             .enable_all()
             .build()
             .map_err(StartError::Runtime)?;
         std::thread::Builder::new()
-            .name(format!("lodestone-worker-{index}"))
+            .name(format!("lodestone-driver-{index}"))
             .spawn(move || {
-                scripting::set_worker_index(index);
                 let stats = server.register_thread_stats();
-                runtime.block_on(worker_loop(server, stats, rx));
+                runtime.block_on(async move {
+                    // Accept on the runtime's own worker thread, not this driver.
+                    let _ = tokio::spawn(worker_loop(server, stats, rx)).await;
+                });
             })
             .map_err(StartError::Runtime)?;
         senders.push(tx);

@@ -339,6 +339,18 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
     ctx.keys.propagate_none();
 }
 
+/// Gives this worker's runtime core, with every other connection it serves, to another
+/// thread while the busy script keeps this one: they can then be answered `-BUSY` and
+/// send SCRIPT KILL. The pause lets the new thread take the core before this one would
+/// reclaim it; it is paid once per busy script.
+fn hand_off_worker() {
+    let on_multi_thread_worker = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_multi_thread_worker {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(5)));
+    }
+}
+
 /// The text of an error reply, without its `-` and line end.
 fn error_text(reply: &[u8]) -> &[u8] {
     let end = reply
@@ -533,6 +545,7 @@ impl Host for ScriptHost<'_, '_, '_> {
         if threshold > 0 && elapsed >= threshold && !self.run.busy.swap(true, Ordering::Relaxed) {
             server.keyspace.busy_scripts.fetch_add(1, Ordering::Relaxed);
             server.scripting.busy_workers.lock().insert(self.run.worker);
+            hand_off_worker();
             tracing::warn!(
                 "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command.",
                 if self.run.is_eval { "SCRIPT KILL" } else { "FUNCTION KILL" }
