@@ -45,10 +45,18 @@ pub struct Keyspace {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;
 
-/// A script must start again holding every shard: it needs a shard another command
-/// holds, and it has written nothing yet.
+/// Why a script could not add a shard mid-run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NeedRestart;
+pub enum Escalation {
+    /// It has written nothing yet: run it again holding every shard.
+    Restart,
+    /// It has written and the shard stayed taken (another script that has written
+    /// waits for one of its shards): the call fails.
+    Timeout,
+}
+
+/// How long a script that has written waits for a shard it did not declare.
+const ESCALATION_WAIT: Duration = Duration::from_secs(1);
 
 /// How long one wait for a shard lasts before the waiter checks for busy scripts and
 /// escalating scripts.
@@ -208,11 +216,13 @@ impl<'a> Locked<'a> {
 
     /// Adds shard `id` for a script that reaches a key it did not declare. Taken at once
     /// if free. Otherwise a script that has written nothing yet must start again with
-    /// every shard ([`NeedRestart`]: nothing it did is visible); one that has written
-    /// (it then holds the scripts' writer token, so it is the only one) waits, and any
-    /// command holding that shard while waiting for one of the script's lets go of it
-    /// (see [`Keyspace::escalating`]), so the wait ends.
-    pub fn escalate(&mut self, id: usize, restartable: bool) -> Result<(), NeedRestart> {
+    /// every shard ([`NeedRestart`]: nothing it did is visible). One that has written
+    /// waits: any command holding that shard while waiting for one of the script's lets
+    /// go of it (see [`Keyspace::escalating`]). Only two scripts that have both written
+    /// and each need the other's shard could wait for ever; the wait is bounded, and the
+    /// call then fails ([`EscalationTimeout`]) — the script learns to take every shard
+    /// next time, so it does not recur.
+    pub fn escalate(&mut self, id: usize, restartable: bool) -> Result<(), Escalation> {
         let keyspace = self.keyspace;
         if self.holds(id) {
             return Ok(());
@@ -222,17 +232,18 @@ impl<'a> Locked<'a> {
             return Ok(());
         }
         if restartable {
-            return Err(NeedRestart);
+            return Err(Escalation::Restart);
         }
         keyspace.escalating.fetch_add(1, Ordering::Relaxed);
-        let guard = loop {
-            if let Some(guard) = keyspace.shards[id].try_lock_for(WAIT_SLICE) {
-                break guard;
-            }
-        };
+        let guard = keyspace.shards[id].try_lock_for(ESCALATION_WAIT);
         keyspace.escalating.fetch_sub(1, Ordering::Relaxed);
-        self.guards.push((id, guard));
-        Ok(())
+        match guard {
+            Some(guard) => {
+                self.guards.push((id, guard));
+                Ok(())
+            }
+            None => Err(Escalation::Timeout),
+        }
     }
 
     /// Database `db` of the shard holding `key`.

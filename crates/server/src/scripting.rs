@@ -2,14 +2,13 @@
 //! (global), one Lua engine per worker thread, the [`ScriptHost`] that runs
 //! `redis.call`, and busy scripts.
 //!
-//! Locking. A script starts holding the shards of its declared keys, or every shard if
-//! it is known to reach keys it did not declare (learnt per script). When it reaches a
-//! key in a shard it does not hold, it takes that shard if it is free; if not, a script
-//! that has written nothing yet is abandoned and run again holding every shard (nothing
-//! it did was visible), and one that has written waits (see
-//! [`crate::keyspace::Locked::escalate`]). Only one script at a time may write while
-//! holding fewer than all shards (the writer token), so two waiting scripts can never
-//! hold what the other needs. Either way the script runs as one atomic step.
+//! Locking. A script starts holding the shards of its declared keys, or every shard if it
+//! is known to reach keys it did not declare (learnt per script). When it reaches a key
+//! in a shard it does not hold, it takes that shard if it is free; if not, a script that
+//! has written nothing yet is abandoned and run again holding every shard (nothing it
+//! did was visible), and one that has written waits, while commands holding that shard
+//! and waiting for more let theirs go (see [`crate::keyspace::Locked::escalate`]). Either
+//! way the script runs as one atomic step.
 //!
 //! Busy scripts. Past `busy-reply-threshold` a script marks itself busy: other clients
 //! get `-BUSY` (their lock waits give up too), SCRIPT KILL / FUNCTION KILL stop it if it
@@ -25,10 +24,10 @@ use indexmap::IndexMap;
 use lodestone_resp::{Command, Protocol, ReplyWriter};
 use lodestone_script::{Engine, Host, LibraryInfo, LogLevel};
 use lodestone_spec::{CommandId, CommandSpec, CMD_NOSCRIPT, CMD_WRITE};
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use crate::ctx::{BlockMode, Ctx};
-use crate::keyspace::shard_of;
+use crate::keyspace::{shard_of, Escalation};
 use crate::server::Server;
 
 /// A library loaded with FUNCTION LOAD.
@@ -60,9 +59,7 @@ pub struct Scripting {
     pub libraries: RwLock<IndexMap<String, Library>>,
     pub libraries_generation: AtomicU64,
     /// Scripts (by SHA1, or `fn:<name>`) seen reaching keys they did not declare.
-    undeclared: Mutex<HashSet<String>>,
-    /// Held by the one script that has written while holding fewer than all shards.
-    writer_token: Mutex<()>,
+    undeclared: RwLock<HashSet<String>>,
     runs: Mutex<Vec<Arc<Run>>>,
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands (tests).
     pub deny_scripts_disabled: AtomicBool,
@@ -106,8 +103,8 @@ pub fn needs_all_shards(server: &Server, spec: &CommandSpec, cmd: &Command) -> b
     if !is_script_call(spec) || cmd.len() < 2 {
         return false;
     }
-    let name = script_name(spec, cmd.arg(1));
-    server.scripting.undeclared.lock().contains(&name)
+    let undeclared = server.scripting.undeclared.read();
+    !undeclared.is_empty() && undeclared.contains(&script_name(spec, cmd.arg(1)))
 }
 
 /// The name a script is learnt under.
@@ -215,8 +212,7 @@ impl Scripting {
 /// Runs `f` with this thread's engine, brought up to date with the server's script
 /// cache and libraries.
 pub fn with_engine<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> Result<R, String> {
-    let libraries = server.scripting.libraries.read().clone();
-    with_engine_using(server, &libraries, f)
+    with_engine_inner(server, None, f)
 }
 
 /// [`with_engine`] with the library set given (FUNCTION LOAD holds the registry's write
@@ -224,6 +220,14 @@ pub fn with_engine<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> Resu
 pub fn with_engine_using<R>(
     server: &Server,
     libraries: &IndexMap<String, Library>,
+    f: impl FnOnce(&mut Engine) -> R,
+) -> Result<R, String> {
+    with_engine_inner(server, Some(libraries), f)
+}
+
+fn with_engine_inner<R>(
+    server: &Server,
+    libraries: Option<&IndexMap<String, Library>>,
     f: impl FnOnce(&mut Engine) -> R,
 ) -> Result<R, String> {
     ENGINE.with(|cell| {
@@ -241,7 +245,9 @@ pub fn with_engine_using<R>(
     })
 }
 
-fn sync_engine(server: &Server, engine: &mut Engine, libraries: &IndexMap<String, Library>) {
+/// Brings an engine up to date. The library set is read only when the engine is behind
+/// (rare): a script run must not copy the registry.
+fn sync_engine(server: &Server, engine: &mut Engine, given: Option<&IndexMap<String, Library>>) {
     let scripting = &server.scripting;
     let scripts = scripting.scripts_generation.load(Ordering::Relaxed);
     if engine.scripts_generation != scripts {
@@ -249,15 +255,24 @@ fn sync_engine(server: &Server, engine: &mut Engine, libraries: &IndexMap<String
         engine.scripts_generation = scripts;
     }
     let generation = scripting.libraries_generation.load(Ordering::Relaxed);
-    if engine.libraries_generation != generation {
-        engine.flush_libraries();
-        for library in libraries.values() {
-            if let Err(error) = engine.load_library(&library.code, true) {
-                tracing::warn!("Reloading library {}: {error}", library.info.name);
-            }
-        }
-        engine.libraries_generation = generation;
+    if engine.libraries_generation == generation {
+        return;
     }
+    let read;
+    let libraries = match given {
+        Some(libraries) => libraries,
+        None => {
+            read = scripting.libraries.read();
+            &*read
+        }
+    };
+    engine.flush_libraries();
+    for library in libraries.values() {
+        if let Err(error) = engine.load_library(&library.code, true) {
+            tracing::warn!("Reloading library {}: {error}", library.info.name);
+        }
+    }
+    engine.libraries_generation = generation;
 }
 
 /// What a script is.
@@ -279,7 +294,11 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
         client_id: ctx.client.shared.id,
         is_eval,
         name: name.clone(),
-        command: ctx.cmd.args().map(<[u8]>::to_vec).collect(),
+        // Only FUNCTION STATS shows the command, and only for functions.
+        command: match is_eval {
+            true => Vec::new(),
+            false => ctx.cmd.args().map(<[u8]>::to_vec).collect(),
+        },
         started: Instant::now(),
         wrote: AtomicBool::new(false),
         kill: AtomicBool::new(false),
@@ -296,15 +315,15 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
     let saved_db = ctx.client.db;
     let frozen_before = ctx.keys.frozen_now_ms.replace(ctx.keys.now_ms);
     ctx.client.in_script = true;
-    let mut out = ReplyWriter::new(ctx.out.protocol);
-    let restart = {
+    let mut out = small_writer(ctx.out.protocol);
+    let (restart, undeclared_timeout) = {
         let mut host = ScriptHost {
             ctx: &mut *ctx,
             run: &run,
             read_only,
             restart: false,
-            token: None,
             last_call_error: None,
+            undeclared_timeout: false,
             threshold_ms: server.config.get_i64("busy-reply-threshold").max(0) as u128,
         };
         let ran = with_engine(server, |engine| match &script {
@@ -317,19 +336,21 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
             out.error(&error);
         }
         count_script_error(server, &out.buf, host.last_call_error.as_deref());
-        host.restart
+        (host.restart, host.undeclared_timeout)
     };
     server.scripting.end(server, &run);
     ctx.keys.frozen_now_ms = frozen_before;
     ctx.client.in_script = false;
     ctx.client.db = saved_db;
     ctx.keys.db = saved_db;
-    if restart {
+    if restart || undeclared_timeout {
         let learnt = match is_eval {
-            true => name,
+            true => name.clone(),
             false => format!("fn:{name}"),
         };
-        server.scripting.undeclared.lock().insert(learnt);
+        server.scripting.undeclared.write().insert(learnt);
+    }
+    if restart {
         ctx.client.script_restart = true;
         ctx.keys.propagate_none();
         return;
@@ -348,6 +369,15 @@ fn hand_off_worker() {
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if on_multi_thread_worker {
         tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(5)));
+    }
+}
+
+/// A reply writer for one script reply or one `redis.call` (most are a few bytes: the
+/// connection's 16 KiB default would be allocated per call).
+fn small_writer(protocol: Protocol) -> ReplyWriter {
+    ReplyWriter {
+        buf: bytes::BytesMut::with_capacity(64),
+        protocol,
     }
 }
 
@@ -401,11 +431,12 @@ struct ScriptHost<'c, 'a, 'k> {
     read_only: bool,
     /// The script must run again holding every shard; every further call fails.
     restart: bool,
-    token: Option<MutexGuard<'a, ()>>,
     /// `busy-reply-threshold` when the script started.
     threshold_ms: u128,
     /// The last error a called command replied (already counted in errorstats).
     last_call_error: Option<Vec<u8>>,
+    /// A shard it did not declare could not be had: learn to take every shard.
+    undeclared_timeout: bool,
 }
 
 impl ScriptHost<'_, '_, '_> {
@@ -448,38 +479,25 @@ impl ScriptHost<'_, '_, '_> {
         Ok(spec)
     }
 
-    /// Makes sure every shard the command touches is held; false when the script must
-    /// start again holding them all.
-    fn hold_shards(&mut self, cmd: &Command, spec: &'static CommandSpec) -> bool {
-        let server = self.ctx.server;
+    /// Makes sure every shard the command touches is held, or says why not.
+    fn hold_shards(&mut self, cmd: &Command, spec: &'static CommandSpec) -> Result<(), Escalation> {
         if self.ctx.keys.locked.is_all() {
-            return true;
+            return Ok(());
         }
         let restartable = !self.run.wrote.load(Ordering::Relaxed);
         let mut positions = Vec::new();
-        let shards: Vec<usize> =
-            match spec.key_positions_with(cmd.len(), &|i| cmd.arg(i), &mut positions) {
-                Some(_) => positions.iter().map(|&i| shard_of(cmd.arg(i))).collect(),
-                None => (0..crate::keyspace::SHARDS).collect(),
-            };
-        let all_needed = spec.has(lodestone_spec::CMD_ALL_SHARDS);
-        let shards: Vec<usize> = match all_needed {
+        let every_shard = spec.has(lodestone_spec::CMD_ALL_SHARDS)
+            || spec
+                .key_positions_with(cmd.len(), &|i| cmd.arg(i), &mut positions)
+                .is_none();
+        let shards: Vec<usize> = match every_shard {
             true => (0..crate::keyspace::SHARDS).collect(),
-            false => shards,
+            false => positions.iter().map(|&i| shard_of(cmd.arg(i))).collect(),
         };
         for id in shards {
-            if self.ctx.keys.locked.escalate(id, restartable).is_err() {
-                return false;
-            }
+            self.ctx.keys.locked.escalate(id, restartable)?;
         }
-        if spec.has(CMD_WRITE) && !self.ctx.keys.locked.is_all() && self.token.is_none() {
-            match server.scripting.writer_token.try_lock() {
-                Some(token) => self.token = Some(token),
-                None if restartable => return false,
-                None => {}
-            }
-        }
-        true
+        Ok(())
     }
 }
 
@@ -496,15 +514,22 @@ impl Host for ScriptHost<'_, '_, '_> {
             Ok(spec) => spec,
             Err(reply) => return reply,
         };
-        if !self.hold_shards(&cmd, spec) {
-            self.restart = true;
-            return Self::error("ERR script restarting");
+        match self.hold_shards(&cmd, spec) {
+            Ok(()) => {}
+            Err(Escalation::Restart) => {
+                self.restart = true;
+                return Self::error("ERR script restarting");
+            }
+            Err(Escalation::Timeout) => {
+                self.undeclared_timeout = true;
+                return Self::error("ERR a key this script did not declare stayed locked by another script; declare the keys a script uses in KEYS");
+            }
         }
         let protocol = match resp {
             3 => Protocol::Resp3,
             _ => Protocol::Resp2,
         };
-        let mut out = ReplyWriter::new(protocol);
+        let mut out = small_writer(protocol);
         let dirty_before = self.ctx.keys.dirty;
         let ctx = &mut *self.ctx;
         crate::dispatch::run_one(
@@ -523,7 +548,7 @@ impl Host for ScriptHost<'_, '_, '_> {
         if out.buf.first() == Some(&b'-') {
             self.last_call_error = Some(error_text(&out.buf).to_vec());
         }
-        out.buf.to_vec()
+        Vec::from(out.buf)
     }
 
     fn log(&mut self, level: LogLevel, message: &[u8]) {
