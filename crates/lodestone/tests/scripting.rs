@@ -332,3 +332,24 @@ fn script_effects_are_one_block() {
         )
     );
 }
+
+/// `redis.set_repl(redis.REPL_NONE)` keeps the writes that follow off the effect stream;
+/// `REPL_ALL` puts them back.
+#[test]
+fn set_repl_none_keeps_writes_off_the_stream() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    assert_eq!(cmd(&mut c, &["DEBUG", "EFFECTS", "START"]), "+OK\r\n");
+    assert_eq!(
+        cmd(&mut c, &["EVAL", "redis.set_repl(redis.REPL_NONE) redis.call('set', 'hidden', '1') redis.set_repl(redis.REPL_ALL) redis.call('set', 'shown', '1') return 1", "0"]),
+        ":1\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &["DEBUG", "EFFECTS", "GET"]),
+        format!(
+            "*2\r\n{}{}",
+            bulk_array(&["SELECT", "0"]),
+            bulk_array(&["set", "shown", "1"])
+        )
+    );
+}

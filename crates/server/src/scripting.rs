@@ -324,6 +324,7 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
             restart: false,
             last_call_error: None,
             undeclared_timeout: false,
+            propagate: true,
             threshold_ms: server.config.get_i64("busy-reply-threshold").max(0) as u128,
         };
         let ran = with_engine(server, |engine| match &script {
@@ -437,6 +438,8 @@ struct ScriptHost<'c, 'a, 'k> {
     last_call_error: Option<Vec<u8>>,
     /// A shard it did not declare could not be had: learn to take every shard.
     undeclared_timeout: bool,
+    /// `redis.set_repl`: whether the writes that follow reach the effect stream.
+    propagate: bool,
 }
 
 impl ScriptHost<'_, '_, '_> {
@@ -531,6 +534,7 @@ impl Host for ScriptHost<'_, '_, '_> {
         };
         let mut out = small_writer(protocol);
         let dirty_before = self.ctx.keys.dirty;
+        let effects_before = self.ctx.keys.effects.len();
         let ctx = &mut *self.ctx;
         crate::dispatch::run_one(
             ctx.server,
@@ -544,6 +548,9 @@ impl Host for ScriptHost<'_, '_, '_> {
         );
         if spec.has(CMD_WRITE) && ctx.keys.dirty > dirty_before {
             self.run.wrote.store(true, Ordering::Relaxed);
+        }
+        if !self.propagate {
+            ctx.keys.effects.truncate(effects_before);
         }
         if out.buf.first() == Some(&b'-') {
             self.last_call_error = Some(error_text(&out.buf).to_vec());
@@ -582,5 +589,10 @@ impl Host for ScriptHost<'_, '_, '_> {
         Ok(())
     }
 
-    fn set_repl(&mut self, _flags: i64) {}
+    /// `redis.set_repl`: with neither AOF nor replicas chosen, the writes that follow
+    /// stay off the effect stream (until set again). The stream has one destination
+    /// for both today, so AOF-only and replica-only both keep the writes on it.
+    fn set_repl(&mut self, flags: i64) {
+        self.propagate = flags != 0;
+    }
 }
