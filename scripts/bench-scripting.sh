@@ -22,6 +22,7 @@
 # BENCH_N / BENCH_N_PIPELINED override the request counts.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
 
 RECORD=0
 N=${BENCH_N:-100000}
@@ -193,44 +194,6 @@ run_rounds() {
     SERVER_PID=""
 }
 
-# Collapses the rounds: the median of each column per (server, test, depth).
-medians() {
-    python3 - "$RESULTS" <<'PY'
-import csv, statistics, sys
-rows = {}
-for r in csv.reader(open(sys.argv[1])):
-    rows.setdefault((r[0], r[1], r[2]), []).append(r)
-def med(values):
-    nums = [float(v) for v in values if v not in ("-", "")]
-    return statistics.median(nums) if nums else "-"
-for (variant, test, p), rs in rows.items():
-    cols = [med([r[i] for r in rs]) for i in (3, 4, 5, 6)]
-    cols = [("%.3f" % c) if isinstance(c, float) else c for c in cols]
-    print(",".join([variant, test, p] + cols + [rs[-1][7]]))
-PY
-}
-
-# The results as a Markdown table, with lodestone/redis ratios.
-table() {
-    echo "| script | P | server | calls/s | p50 ms | p99 ms | server CPU µs/call | rps ratio vs redis | CPU ratio vs redis | replies |"
-    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"
-    awk -F, '
-        { key = $2 "," $3; rows[NR] = $0
-          if ($1 == "redis") { rps[key] = $4; cpu[key] = $7 } }
-        END {
-            for (i = 1; i <= NR; i++) {
-                split(rows[i], f, ","); key = f[2] "," f[3]
-                ok = f[4] > 0
-                rr = (ok && rps[key] > 0) ? sprintf("%.2f", f[4] / rps[key]) : "-"
-                cr = (ok && cpu[key] > 0) ? sprintf("%.2f", f[7] / cpu[key]) : "-"
-                rate = ok ? sprintf("%.0f", f[4]) : "-"
-                cost = ok ? sprintf("%.2f", f[7]) : "-"
-                printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-                    f[2], f[3], f[1], rate, f[5], f[6], cost, rr, cr, f[8]
-            }
-        }' <(sort -t, -k3,3n -k2,2 -k1,1 "$RESULTS")
-}
-
 machine() {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -250,7 +213,7 @@ main() {
     run_rounds
     medians > "$OUT/medians.csv"
     mv "$OUT/medians.csv" "$RESULTS"
-    table | tee "$OUT/table.md"
+    table script calls call | tee "$OUT/table.md"
     if [ "$RECORD" = 1 ]; then
         {
             echo

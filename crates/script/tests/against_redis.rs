@@ -2,11 +2,12 @@
 //! through our `new_lua()`, and the results (or the core of the error messages) must be
 //! byte-identical. Skipped, with a note, when `redis-server` is not on PATH.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
+use support::{find_redis_server, start};
 
 /// Helpers prepended to every snippet (locals only: Redis refuses new globals).
 const PRELUDE: &str = "local function hex(s) return (string.gsub(s, '.', function(c) \
@@ -280,47 +281,6 @@ const SNIPPETS: &[&str] = &[
     "return join(type(cjson.null), type(cjson.new), type(cjson.new()), tostring(cjson.new() ~= cjson))",
 ];
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn find_redis_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
-        .find(|p| p.is_file())
-}
-
-fn start(binary: &PathBuf) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    let server = Server { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server
-}
-
-/// Sends `EVAL script 0` and reads the reply: Ok(bulk or status) or Err(error text).
 fn eval_on_redis(conn: &mut BufReader<TcpStream>, script: &str) -> Result<Vec<u8>, String> {
     let mut request = Vec::new();
     request.extend_from_slice(b"*3\r\n$4\r\nEVAL\r\n");

@@ -4,11 +4,12 @@
 //! second connection; the reply bytes must be identical. Library loads and `FCALL`s are
 //! compared the same way. Skipped, with a note, when `redis-server` is not on PATH.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
+use support::{find_redis_server, start};
 
 use lodestone_resp::{Protocol, ReplyWriter};
 use lodestone_script::{Engine, Host, LogLevel};
@@ -367,47 +368,6 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("#!js name=lib\nx", &[]),
     ("#!lua name=\"quoted\"\nredis.register_function('q', function() return 1 end)", &["q"]),
 ];
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn find_redis_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
-        .find(|p| p.is_file())
-}
-
-fn start(binary: &PathBuf) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-        .args(["--enable-debug-command", "yes", "--loglevel", "warning"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    let server = Server { child, port };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", server.port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server
-}
 
 /// One connection speaking raw RESP.
 struct Conn {
