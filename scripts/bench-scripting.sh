@@ -23,6 +23,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
+DEEP=16
+COUNTED=calls
 
 RECORD=0
 N=${BENCH_N:-100000}
@@ -173,34 +175,6 @@ start_all() {
         log "== $variant on port $PORT"
     done
     SERVER_PID=""
-}
-
-# Every test at every depth, each round visiting the three servers in turn.
-run_rounds() {
-    local round pipeline test variant n
-    for round in $(seq "$ROUNDS"); do
-        log "round $round of $ROUNDS"
-        for pipeline in 1 16; do
-            n=$N
-            [ "$pipeline" = 1 ] || n=$N_PIPELINED
-            for test in $TESTS; do
-                for variant in lodestone-1t lodestone redis; do
-                    SERVER_PID=${PIDS[$variant]}
-                    bench_one "$variant" "${PORTS[$variant]}" "$test" "$pipeline" "$n"
-                done
-            done
-        done
-    done
-    SERVER_PID=""
-}
-
-machine() {
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "- cores: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-    echo "- memory: $(free -h | awk '/^Mem:/{print $2}'); kernel: $(uname -r)"
-    echo "- redis-server: $(redis-server --version | sed 's/^Redis server //')"
-    echo "- calls: $N per test unpipelined, $N_PIPELINED with -P 16; -c 50 -r 100000; median of $ROUNDS interleaved rounds"
 }
 
 main() {

@@ -42,3 +42,32 @@ table() {
         }' <(sort -t, -k3,3n -k2,2 -k1,1 "$RESULTS")
 }
 
+# Every test at depths 1 and $DEEP, each round visiting the three servers in turn
+# (bench_one, PIDS, PORTS, TESTS, N, N_PIPELINED and ROUNDS come from the caller).
+run_rounds() {
+    local round pipeline test variant n
+    for round in $(seq "$ROUNDS"); do
+        log "round $round of $ROUNDS"
+        for pipeline in 1 "$DEEP"; do
+            n=$N
+            [ "$pipeline" = 1 ] || n=$N_PIPELINED
+            for test in $TESTS; do
+                for variant in lodestone-1t lodestone redis; do
+                    SERVER_PID=${PIDS[$variant]}
+                    bench_one "$variant" "${PORTS[$variant]}" "$test" "$pipeline" "$n"
+                done
+            done
+        done
+    done
+    SERVER_PID=""
+}
+
+# The machine and the run's parameters ($COUNTED: requests or calls).
+machine() {
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- cores: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "- memory: $(free -h | awk '/^Mem:/{print $2}'); kernel: $(uname -r)"
+    echo "- redis-server: $(redis-server --version | sed 's/^Redis server //')"
+    echo "- $COUNTED: $N per test unpipelined, $N_PIPELINED with -P $DEEP; -c 50 -r 100000; median of $ROUNDS interleaved rounds"
+}
