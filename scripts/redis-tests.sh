@@ -26,6 +26,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 UNITS="unit/type/string unit/type/incr unit/keyspace unit/expire unit/protocol unit/info-command unit/introspection unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/sort unit/multi unit/pubsub unit/pubsubshard unit/obuf-limits unit/scripting unit/functions"
+DEFAULT_UNITS=$UNITS
 UNIT_TIMEOUT=600
 CHECK=0
 RECORD=0
@@ -168,6 +169,22 @@ markdown_table() {
     done < "$OUT/summary.txt"
 }
 
+# The units table of COMPATIBILITY.md after a record: this run's rows, and for the
+# default units it did not run (a --units subset), their rows from the last record.
+recorded_table() {
+    local unit row
+    markdown_table | head -n 2
+    for unit in $DEFAULT_UNITS; do
+        row=$(awk -v u="$unit" '$1 == u' "$OUT/summary.txt")
+        if [ -n "$row" ]; then
+            read -r unit ok err exc skip ign status <<< "$row"
+            echo "| $unit | $ok | $err | $exc | $skip | $ign | $status |"
+        else
+            grep -F "| $unit |" "$COMPAT" | head -n 1 || true
+        fi
+    done
+}
+
 # The skip list as Markdown: each test with the reason comment above it.
 skiplist_markdown() {
     awk '/^# /{reason=substr($0,3); next} /^[[:space:]]*$/{next}
@@ -195,8 +212,15 @@ record() {
         echo "# scripts/redis-tests.sh --record; --check fails when one of them stops passing."
         grep -v '^#' "$tmp" || true
     } > "$BASELINE"
-    markdown_table > "$tmp"
-    { echo; echo "Recorded $(date -u +%Y-%m-%d) against $SERVER at commit $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)."; } >> "$tmp"
+    recorded_table > "$tmp"
+    local commit stamp
+    commit=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    stamp="Recorded $(date -u +%Y-%m-%d) against $SERVER at commit $commit."
+    if [ "$UNITS" != "$DEFAULT_UNITS" ]; then
+        # A subset: the other rows keep the date and commit they were recorded at.
+        stamp="$(grep -m1 '^Recorded ' "$COMPAT" || true) Re-recorded $(date -u +%Y-%m-%d) at commit $commit: $UNITS."
+    fi
+    { echo; echo "$stamp"; } >> "$tmp"
     replace_section "$COMPAT" redis-tests "$tmp"
     skiplist_markdown > "$tmp"
     replace_section "$COMPAT" redis-skiplist "$tmp"
