@@ -74,9 +74,22 @@ pub fn parse_timeout(ctx: &Ctx, index: usize) -> Result<Option<i64>, Error> {
 /// as Redis does; while a waiter is being served it stays parked.
 pub fn block(
     ctx: &mut Ctx,
+    keys: Vec<Key>,
+    deadline: Option<i64>,
+    on_timeout: OnTimeout,
+) -> CmdResult {
+    let cmd = ctx.cmd.clone();
+    block_as(ctx, keys, deadline, on_timeout, cmd)
+}
+
+/// [`block`], with `cmd` as the command re-run for the waiter instead of the request
+/// (XREAD and XREADGROUP park a normalised form: `$` resolved, COUNT fixed).
+pub fn block_as(
+    ctx: &mut Ctx,
     mut keys: Vec<Key>,
     deadline: Option<i64>,
     on_timeout: OnTimeout,
+    cmd: Command,
 ) -> CmdResult {
     match ctx.mode {
         BlockMode::Never => {
@@ -94,11 +107,8 @@ pub fn block(
     let mut positions = Vec::new();
     let _ = ctx
         .spec
-        .key_positions_with(ctx.cmd.len(), &|i| ctx.cmd.arg(i), &mut positions);
-    let mut shards: Vec<usize> = positions
-        .iter()
-        .map(|&i| shard_of(ctx.cmd.arg(i)))
-        .collect();
+        .key_positions_with(cmd.len(), &|i| cmd.arg(i), &mut positions);
+    let mut shards: Vec<usize> = positions.iter().map(|&i| shard_of(cmd.arg(i))).collect();
     shards.sort_unstable();
     shards.dedup();
     let waiter = Arc::new(Waiter {
@@ -106,12 +116,16 @@ pub fn block(
         db: ctx.keys.db,
         keys,
         shards,
-        cmd: ctx.cmd.clone(),
+        cmd,
         spec: ctx.spec,
         protocol: ctx.client.protocol(),
         deadline,
         on_timeout,
-        wants_zset: ctx.spec.group == Group::SortedSet,
+        wants: match ctx.spec.group {
+            Group::SortedSet => Wants::ZSet,
+            Group::Stream => Wants::Stream,
+            _ => Wants::List,
+        },
         registered: AtomicBool::new(false),
         state: Mutex::new(State::Waiting),
     });
@@ -159,8 +173,8 @@ pub struct Waiter {
     protocol: Protocol,
     pub deadline: Option<i64>,
     pub on_timeout: OnTimeout,
-    /// Fed by sorted sets (BZPOPMIN...), else by lists.
-    wants_zset: bool,
+    /// What can feed it.
+    wants: Wants,
     registered: AtomicBool,
     state: Mutex<State>,
 }
@@ -205,13 +219,26 @@ impl Waiter {
         }
     }
 
-    fn can_be_fed_by(&self, value: &Value) -> bool {
-        match value {
-            Value::List(l) => !self.wants_zset && !l.is_empty(),
-            Value::ZSet(z) => self.wants_zset && !z.is_empty(),
+    /// Whether running its command now may serve it. Stream readers always run: the
+    /// command itself tells new entries from none, and a vanished key or group is an
+    /// answer too (an error for group readers).
+    fn may_be_fed_by(&self, value: Option<&Value>) -> bool {
+        match (self.wants, value) {
+            (Wants::Stream, _) => true,
+            (Wants::List, Some(Value::List(l))) => !l.is_empty(),
+            (Wants::ZSet, Some(Value::ZSet(z))) => !z.is_empty(),
             _ => false,
         }
     }
+}
+
+/// What feeds a waiter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wants {
+    List,
+    ZSet,
+    /// XREAD, XREADGROUP.
+    Stream,
 }
 
 /// Waiters per (database, key), in arrival order.
@@ -260,9 +287,13 @@ impl BlockedKeys {
         self.count.fetch_sub(1, Ordering::Relaxed);
     }
 
-    fn first(&self, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
+    /// The waiters of a key, in arrival order.
+    fn waiters_of(&self, db: usize, key: &[u8]) -> Vec<Arc<Waiter>> {
         let queues = self.queues.lock();
-        queues.get(&(db, Key::from_slice(key)))?.front().cloned()
+        queues
+            .get(&(db, Key::from_slice(key)))
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The keys of database `db` that have waiters (SWAPDB re-checks them all).
@@ -276,19 +307,19 @@ impl BlockedKeys {
     }
 }
 
-/// Serves the waiters of every key the command made ready, in order, while the
-/// command's shard locks are still held.
+/// Serves the waiters of every key the command made ready, in arrival order, while the
+/// command's shard locks are still held. Each waiter that may be fed runs its command;
+/// those that still find nothing stay parked (a list waiter after the list ran dry, a
+/// group reader whose group's new entries went to an earlier reader).
 pub fn serve_ready<'a>(server: &'a Server, keys: &mut KeyAccess<'a>) {
     while let Some((db, key)) = keys.ready.pop_front() {
-        while let Some(waiter) = server.blocked.first(db, &key) {
-            let fed = keys
-                .peek_in(db, &key)
-                .is_some_and(|e| waiter.can_be_fed_by(&e.value));
+        for waiter in server.blocked.waiters_of(db, &key) {
+            let fed = waiter.may_be_fed_by(keys.peek_in(db, &key).map(|e| &e.value));
             if !fed {
-                break;
+                continue;
             }
             if !waiter.claim() {
-                // Timed out or closed a moment ago: its connection unregisters it.
+                // Timed out, closed, or served through another key a moment ago.
                 server.blocked.unregister(&waiter);
                 continue;
             }
@@ -296,12 +327,9 @@ pub fn serve_ready<'a>(server: &'a Server, keys: &mut KeyAccess<'a>) {
                 finish(server, &waiter, Outcome::Retry);
                 continue;
             }
-            match run_for(server, keys, &waiter) {
+            match run_for(server, keys, &waiter, &key) {
                 Some(reply) => finish(server, &waiter, Outcome::Served(reply)),
-                None => {
-                    waiter.release();
-                    break;
-                }
+                None => waiter.release(),
             }
         }
     }
@@ -314,7 +342,19 @@ fn finish(server: &Server, waiter: &Waiter, outcome: Outcome) {
 }
 
 /// Runs the waiter's command on its behalf; its reply, or `None` if it would still block.
-fn run_for(server: &Server, keys: &mut KeyAccess, waiter: &Waiter) -> Option<Vec<u8>> {
+fn run_for(
+    server: &Server,
+    keys: &mut KeyAccess,
+    waiter: &Waiter,
+    ready_key: &[u8],
+) -> Option<Vec<u8>> {
+    let narrowed;
+    let cmd = if waiter.wants == Wants::Stream {
+        narrowed = crate::commands::stream_read::command_for_key(&waiter.cmd, ready_key);
+        &narrowed
+    } else {
+        &waiter.cmd
+    };
     let mut client = ClientState::new(waiter.client.clone(), true);
     client.db = waiter.db;
     let mut out = ReplyWriter::new(waiter.protocol);
@@ -323,7 +363,7 @@ fn run_for(server: &Server, keys: &mut KeyAccess, waiter: &Waiter) -> Option<Vec
     let mut ctx = Ctx {
         server,
         client: &mut client,
-        cmd: &waiter.cmd,
+        cmd,
         spec: waiter.spec,
         out: &mut out,
         keys,
@@ -334,13 +374,19 @@ fn run_for(server: &Server, keys: &mut KeyAccess, waiter: &Waiter) -> Option<Vec
     let result = crate::commands::handler(waiter.spec.id)(&mut ctx);
     let still_blocked = ctx.still_blocked;
     // The waiter's effect (LPOP for a BLPOP...) follows the writer's in the stream.
-    keys.seal_effect(&waiter.cmd, dirty_before);
+    keys.seal_effect(cmd, dirty_before);
     keys.db = saved_db;
     if still_blocked {
         return None;
     }
     if let Err(error) = result {
-        out.error(&error.message());
+        // A woken command that fails counts as a failed call, as in Redis.
+        let message = error.message();
+        server.side_stats.commands[waiter.spec.id as usize]
+            .failed_calls
+            .fetch_add(1, Ordering::Relaxed);
+        server.count_error(&message);
+        out.error(&message);
     }
     Some(out.buf.to_vec())
 }

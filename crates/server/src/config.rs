@@ -434,6 +434,8 @@ pub struct Hot {
     pub set_max_intset_entries: AtomicUsize,
     pub zset_max_listpack_entries: AtomicUsize,
     pub zset_max_listpack_value: AtomicUsize,
+    pub stream_node_max_bytes: AtomicUsize,
+    pub stream_node_max_entries: AtomicU64,
     /// The pubsub class of `client-output-buffer-limit`.
     pub pubsub_output_limits: crate::pubsub::OutputLimits,
     /// `notify-keyspace-events` as flags (see [`crate::notify`]).
@@ -450,6 +452,14 @@ impl Hot {
             set_max_intset_entries: self.set_max_intset_entries.load(Ordering::Relaxed),
             zset_max_listpack_entries: self.zset_max_listpack_entries.load(Ordering::Relaxed),
             zset_max_listpack_value: self.zset_max_listpack_value.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The stream node size limits now in force.
+    pub fn stream_node_limits(&self) -> lodestone_store::stream::NodeLimits {
+        lodestone_store::stream::NodeLimits {
+            max_bytes: self.stream_node_max_bytes.load(Ordering::Relaxed),
+            max_entries: self.stream_node_max_entries.load(Ordering::Relaxed),
         }
     }
 }
@@ -568,6 +578,8 @@ impl Config {
                 set_max_intset_entries: AtomicUsize::new(limits.set_max_intset_entries),
                 zset_max_listpack_entries: AtomicUsize::new(limits.zset_max_listpack_entries),
                 zset_max_listpack_value: AtomicUsize::new(limits.zset_max_listpack_value),
+                stream_node_max_bytes: AtomicUsize::new(4096),
+                stream_node_max_entries: AtomicU64::new(100),
                 pubsub_output_limits: crate::pubsub::OutputLimits::new(32 << 20, 8 << 20, 60),
                 notify_keyspace_events: Default::default(),
             },
@@ -759,6 +771,10 @@ impl Config {
             "set-max-intset-entries" => store_size(&hot.set_max_intset_entries, n),
             "zset-max-listpack-entries" => store_size(&hot.zset_max_listpack_entries, n),
             "zset-max-listpack-value" => store_size(&hot.zset_max_listpack_value, n),
+            "stream-node-max-bytes" => store_size(&hot.stream_node_max_bytes, n),
+            "stream-node-max-entries" => hot
+                .stream_node_max_entries
+                .store(n.max(0) as u64, Ordering::Relaxed),
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();
                 for class in words.chunks(4) {

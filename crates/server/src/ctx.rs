@@ -107,6 +107,10 @@ fn record_event(
     }
 }
 
+fn is_stream(value: &Value) -> bool {
+    matches!(value, Value::Stream(_))
+}
+
 /// What a lookup does besides finding the entry.
 #[derive(Clone, Copy)]
 struct Access {
@@ -339,7 +343,7 @@ impl<'a> KeyAccess<'a> {
         self.notify_created(db, key, old.as_ref());
         self.dirty += 1;
         self.touch(db, key);
-        if feeds && self.track_ready {
+        if (feeds || old.as_ref().is_some_and(|o| is_stream(&o.value))) && self.track_ready {
             self.ready.push_back((db, key.into()));
         }
     }
@@ -360,10 +364,19 @@ impl<'a> KeyAccess<'a> {
         if self.lookup_in(db, key).is_none() {
             return false;
         }
-        self.locked.db_for(key, db).remove(key);
+        let old = self.locked.db_for(key, db).remove(key);
         self.dirty += 1;
         self.touch(db, key);
+        self.stream_gone(db, key, old.as_ref());
         true
+    }
+
+    /// A stream left `key`: its group readers must learn (Redis wakes them with an
+    /// error), so the key is marked ready.
+    fn stream_gone(&mut self, db: usize, key: &[u8], old: Option<&Entry>) {
+        if self.track_ready && old.is_some_and(|o| is_stream(&o.value)) {
+            self.ready.push_back((db, key.into()));
+        }
     }
 
     /// Deletes `key` from the selected database even if its TTL has passed but it was
@@ -372,11 +385,12 @@ impl<'a> KeyAccess<'a> {
     /// when absent.
     pub fn delete(&mut self, key: &[u8]) -> bool {
         let db = self.db;
-        if self.locked.db_for(key, db).remove(key).is_none() {
+        let Some(old) = self.locked.db_for(key, db).remove(key) else {
             return false;
-        }
+        };
         self.dirty += 1;
         self.touch(db, key);
+        self.stream_gone(db, key, Some(&old));
         true
     }
 
@@ -413,7 +427,7 @@ impl<'a> KeyAccess<'a> {
         let old = self.locked.db_for(key, db).insert(key, entry);
         self.notify_created(db, key, old.as_ref());
         self.touch(db, key);
-        if feeds && self.track_ready {
+        if (feeds || old.as_ref().is_some_and(|o| is_stream(&o.value))) && self.track_ready {
             self.ready.push_back((db, key.into()));
         }
     }
@@ -495,7 +509,9 @@ impl<'a> KeyAccess<'a> {
         self.peek_in(db, key)?;
         self.dirty += 1;
         self.touch(db, key);
-        self.locked.db_for(key, db).remove(key)
+        let old = self.locked.db_for(key, db).remove(key);
+        self.stream_gone(db, key, old.as_ref());
+        old
     }
 }
 

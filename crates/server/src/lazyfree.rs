@@ -53,6 +53,10 @@ pub fn free_effort(value: &Value) -> usize {
         Value::Hash(h) => h.len(),
         Value::Set(s) => s.len(),
         Value::ZSet(z) => z.len(),
+        // One per node, plus each group's pending entries (Redis counts the same).
+        Value::Stream(s) => {
+            1 + s.node_count() + s.groups.values().map(|g| 1 + g.pel.len()).sum::<usize>()
+        }
     }
 }
 

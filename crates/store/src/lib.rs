@@ -12,6 +12,7 @@ pub mod hash;
 mod limits;
 pub mod list;
 pub mod set;
+pub mod stream;
 mod value;
 pub mod zset;
 
@@ -20,6 +21,7 @@ pub use hash::HashValue;
 pub use limits::EncodingLimits;
 pub use list::ListValue;
 pub use set::SetValue;
+pub use stream::{Stream, StreamId};
 pub use value::{StrBytes, StrValue, Value};
 pub use zset::ZSetValue;
 

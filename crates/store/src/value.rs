@@ -5,7 +5,7 @@
 //! (short strings written whole), and `raw` (long strings, or any string modified in place
 //! by APPEND, SETRANGE or SETBIT).
 
-use crate::{HashValue, ListValue, SetValue, ZSetValue};
+use crate::{HashValue, ListValue, SetValue, Stream, ZSetValue};
 
 /// Strings up to this length are `embstr` when written whole, as in Redis.
 pub const EMBSTR_MAX: usize = 44;
@@ -118,6 +118,8 @@ pub enum Value {
     Hash(HashValue),
     Set(SetValue),
     ZSet(ZSetValue),
+    /// Boxed: a stream's header is larger than the other values.
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -129,6 +131,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -140,6 +143,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -150,12 +154,13 @@ impl Value {
             Value::Hash(h) => h.memory_usage(),
             Value::Set(s) => s.memory_usage(),
             Value::ZSet(z) => z.memory_usage(),
+            Value::Stream(s) => s.memory_usage(),
         }
     }
 
-    /// Whether a waiting client (BLPOP, BZPOPMIN...) could be fed by this value.
+    /// Whether a waiting client (BLPOP, BZPOPMIN, XREAD...) could be fed by this value.
     pub fn can_feed_waiters(&self) -> bool {
-        matches!(self, Value::List(_) | Value::ZSet(_))
+        matches!(self, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
     }
 }
 

@@ -389,6 +389,7 @@ fn type_code(value: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -399,6 +400,21 @@ fn value_digest(digest: &mut [u8; 20], entry: &Entry) {
     // element (or per pair), so inner order does not matter.
     match &entry.value {
         Value::Str(s) => mix_digest(digest, &s.to_bytes()),
+        Value::Stream(s) => {
+            let all = s.range(
+                lodestone_store::StreamId::MIN,
+                lodestone_store::StreamId::MAX,
+                false,
+            );
+            for entry in all {
+                let id = format!("{}.{}", entry.id.ms, entry.id.seq);
+                mix_digest(digest, id.as_bytes());
+                for (field, value) in entry.fields() {
+                    mix_digest(digest, &field.as_bytes());
+                    mix_digest(digest, &value.as_bytes());
+                }
+            }
+        }
         Value::List(l) => {
             for element in l.iter() {
                 mix_digest(digest, &element.as_bytes());

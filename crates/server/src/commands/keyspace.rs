@@ -347,4 +347,10 @@ fn flush(ctx: &mut Ctx, lazy: bool, which: impl Fn(usize) -> bool) {
     if lazy && removed > 0 {
         lazyfree::free_later(garbage, removed);
     }
+    // Group readers blocked on a flushed stream are told it is gone.
+    for db in (0..databases).filter(|&db| which(db)) {
+        for key in ctx.server.blocked.keys_in(db) {
+            ctx.keys.signal_ready(db, &key);
+        }
+    }
 }

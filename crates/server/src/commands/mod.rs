@@ -24,6 +24,10 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
+pub mod stream_group;
+pub mod stream_info;
+pub mod stream_read;
 pub mod string;
 pub mod transaction;
 pub mod zset;
@@ -61,6 +65,31 @@ pub fn handler(id: CommandId) -> Handler {
         CommandId::Discard => transaction::discard,
         CommandId::Watch => transaction::watch,
         CommandId::Unwatch => transaction::unwatch,
+        CommandId::Xadd => stream::xadd,
+        CommandId::Xlen => stream::xlen,
+        CommandId::Xrange => stream::xrange,
+        CommandId::Xrevrange => stream::xrevrange,
+        CommandId::Xdel => stream::xdel,
+        CommandId::Xtrim => stream::xtrim,
+        CommandId::Xsetid => stream::xsetid,
+        CommandId::Xread => stream_read::xread,
+        CommandId::Xreadgroup => stream_read::xreadgroup,
+        CommandId::Xack => stream_group::xack,
+        CommandId::Xpending => stream_group::xpending,
+        CommandId::Xclaim => stream_group::xclaim,
+        CommandId::Xautoclaim => stream_group::xautoclaim,
+        CommandId::Xgroup => stream_group::xgroup,
+        CommandId::XgroupCreate => stream_group::xgroup_create,
+        CommandId::XgroupSetid => stream_group::xgroup_setid,
+        CommandId::XgroupDestroy => stream_group::xgroup_destroy,
+        CommandId::XgroupCreateconsumer => stream_group::xgroup_createconsumer,
+        CommandId::XgroupDelconsumer => stream_group::xgroup_delconsumer,
+        CommandId::XgroupHelp => stream_group::xgroup_help,
+        CommandId::Xinfo => stream_info::xinfo,
+        CommandId::XinfoStream => stream_info::xinfo_stream,
+        CommandId::XinfoGroups => stream_info::xinfo_groups,
+        CommandId::XinfoConsumers => stream_info::xinfo_consumers,
+        CommandId::XinfoHelp => stream_info::xinfo_help,
         CommandId::Lpush => list::lpush,
         CommandId::Rpush => list::rpush,
         CommandId::Lpushx => list::lpushx,
