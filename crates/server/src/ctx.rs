@@ -277,7 +277,10 @@ impl<'a> KeyAccess<'a> {
             return None;
         };
         if part.entry_at_mut(index)?.is_expired(now) {
-            part.remove(key);
+            let gone = part.remove(key);
+            if self.track_ready && gone.is_some_and(|e| is_stream(&e.value)) {
+                self.ready.push_back((db, key.into()));
+            }
             self.expired.push((db, key.into()));
             if self.track_watch {
                 self.touched.push((db, key.into()));

@@ -575,10 +575,7 @@ impl Stream {
     pub fn trim(&mut self, trim: Trim) -> u64 {
         let mut deleted: u64 = 0;
         let mut cursor = StreamId::MIN;
-        loop {
-            let Some((&key, lp)) = self.nodes.range_mut(cursor..).next() else {
-                break;
-            };
+        while let Some((&key, lp)) = self.nodes.range_mut(cursor..).next() {
             if let TrimTo::MaxLen(max) = trim.to {
                 if self.length <= max {
                     break;

@@ -357,7 +357,7 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     let args = parse_add_or_trim(ctx, true)?;
     let fields_at = args.id_at + 1;
     let field_args = ctx.argc().saturating_sub(fields_at);
-    if field_args < 2 || field_args % 2 != 0 {
+    if field_args < 2 || !field_args.is_multiple_of(2) {
         return Err(Error::reply(wrong_arity("xadd")));
     }
     if args.id == AddId::Explicit(StreamId::MIN) {
@@ -376,7 +376,11 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
         create_stream(ctx, key);
     }
     let fields: Vec<&[u8]> = (fields_at..ctx.argc()).map(|i| ctx.arg(i)).collect();
-    let sent: Vec<Vec<u8>> = ctx.cmd.args().map(<[u8]>::to_vec).collect();
+    // The effect-stream form, built only when something reads the stream.
+    let sent: Option<Vec<Vec<u8>>> = ctx
+        .keys
+        .track_effects
+        .then(|| ctx.cmd.args().map(<[u8]>::to_vec).collect());
     let Some(stream) = write_stream(ctx.keys, key)? else {
         return Ok(());
     };
@@ -417,8 +421,7 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
         });
     }
     let rewrite_id = !matches!(args.id, AddId::Explicit(_));
-    if rewrite_id || args.approx {
-        let mut effect = sent.clone();
+    if let Some(mut effect) = sent.filter(|_| rewrite_id || args.approx) {
         if rewrite_id {
             effect[args.id_at] = id.to_text();
         }
@@ -440,7 +443,10 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
 pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
     let args = parse_add_or_trim(ctx, false)?;
     let key = ctx.arg(1);
-    let sent: Vec<Vec<u8>> = ctx.cmd.args().map(<[u8]>::to_vec).collect();
+    let sent: Option<Vec<Vec<u8>>> = ctx
+        .keys
+        .track_effects
+        .then(|| ctx.cmd.args().map(<[u8]>::to_vec).collect());
     let Some(stream) = write_stream(ctx.keys, key)? else {
         ctx.out.integer(0);
         return Ok(());
@@ -454,8 +460,7 @@ pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
         limit: args.limit,
     });
     if removed > 0 {
-        if args.approx {
-            let mut effect: Vec<Vec<u8>> = sent.clone();
+        if let Some(mut effect) = sent.filter(|_| args.approx) {
             let stream: &Stream = stream;
             exact_trim_args(&args, stream, &mut effect);
             ctx.keys.propagate_as(effect);

@@ -87,7 +87,7 @@ fn parse_args<'a>(ctx: &Ctx<'a, '_>, group_mode: bool) -> Result<ReadArgs<'a>, E
         } else if is_word(opt, "streams") && more > 0 {
             args.streams_at = i + 1;
             let rest = argc - args.streams_at;
-            if rest % 2 != 0 {
+            if !rest.is_multiple_of(2) {
                 return Err(Error::err(
                     "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));

@@ -174,7 +174,7 @@ proptest! {
         let mut next_ms = 1u64;
         for (op, a, b) in ops {
             match op {
-                0 | 1 | 2 => {
+                0..=2 => {
                     next_ms += a % 3;
                     let id = StreamId::new(next_ms, b);
                     if id > s.last_id {
