@@ -164,6 +164,10 @@ enum Norm {
     /// Only the shape: an aggregate's type and length, any other reply's type (random
     /// picks such as ZRANDMEMBER).
     Length,
+    /// The clock in stream consumer-group replies is blanked: XPENDING's idle times,
+    /// XINFO CONSUMERS' `idle`, XINFO STREAM FULL's `seen-time` and the delivery times
+    /// of its `pending` lists. Only non-negative integers are blanked, in those places.
+    StreamTimes,
 }
 
 /// The replies that are nondeterministic, and why. Looked up by `NAME SUB` first, then
@@ -219,6 +223,8 @@ const NONDETERMINISTIC: &[(&str, Norm)] = &[
     ("SORT", Norm::SortStaleErrno),
     ("SORT_RO", Norm::SortStaleErrno),
     ("ZRANDMEMBER", Norm::Length), // random members; count and shape are deterministic
+    ("XPENDING", Norm::StreamTimes), // idle times of pending entries
+    ("XINFO", Norm::StreamTimes),  // consumers' idle and seen times, delivery times
 ];
 
 /// Error replies the dispatcher produces for every command, implemented or not: these
@@ -257,6 +263,18 @@ impl Pair {
     fn start() -> Option<Pair> {
         let redis = TestServer::start_redis()?;
         let lodestone = TestServer::start();
+        let (r, l) = (redis.raw(), lodestone.raw());
+        Some(Pair {
+            redis,
+            lodestone,
+            r,
+            l,
+        })
+    }
+
+    /// Two reference servers, to check that what is compared is deterministic.
+    fn two_redis() -> Option<Pair> {
+        let (redis, lodestone) = (TestServer::start_redis()?, TestServer::start_redis()?);
         let (r, l) = (redis.raw(), lodestone.raw());
         Some(Pair {
             redis,
@@ -494,6 +512,8 @@ fn command_label(args: &[Vec<u8>]) -> String {
             | "DEBUG"
             | "SCRIPT"
             | "FUNCTION"
+            | "XGROUP"
+            | "XINFO"
     );
     match args.get(1) {
         Some(sub) if container => {
@@ -662,6 +682,10 @@ fn normalise(norm: Norm, reply: &mut Reply) {
                 }
             }
         }
+        Norm::StreamTimes => {
+            blank_stream_rows(reply);
+            blank_stream_times(reply);
+        }
         Norm::Exact
         | Norm::Skip
         | Norm::TypeOnly
@@ -669,6 +693,52 @@ fn normalise(norm: Norm, reply: &mut Reply) {
         | Norm::Scan
         | Norm::Length
         | Norm::SortStaleErrno => {}
+    }
+}
+
+/// Whether a reply is a non-negative integer (a time or an idle time).
+fn is_time(reply: &Reply) -> bool {
+    as_integer(reply).is_some_and(|t| t >= 0)
+}
+
+fn blank(reply: &mut Reply) {
+    if is_time(reply) {
+        reply.head = b":0".to_vec();
+    }
+}
+
+/// XPENDING's extended form, and the `pending` lists of XINFO STREAM FULL: rows of
+/// `[id, consumer, time, count]` and `[id, time, count]` have their time blanked.
+fn blank_stream_rows(list: &mut Reply) {
+    for row in &mut list.children {
+        let is_id = |r: &Reply| r.head.first() == Some(&b'$');
+        match row.children.len() {
+            4 if is_id(&row.children[0]) && is_time(&row.children[3]) => {
+                blank(&mut row.children[2]);
+            }
+            3 if is_id(&row.children[0]) && is_time(&row.children[2]) => {
+                blank(&mut row.children[1]);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Recursively blanks the values of `idle` and `seen-time`, and the times of the rows
+/// of every `pending` list, in name/value pairs (RESP3 maps or RESP2 flat lists).
+fn blank_stream_times(reply: &mut Reply) {
+    if reply.children.len().is_multiple_of(2) {
+        for pair in reply.children.chunks_mut(2) {
+            let [name, value] = pair else { continue };
+            match name.payload.as_slice() {
+                b"idle\r\n" | b"seen-time\r\n" => blank(value),
+                b"pending\r\n" => blank_stream_rows(value),
+                _ => {}
+            }
+        }
+    }
+    for child in &mut reply.children {
+        blank_stream_times(child);
     }
 }
 
@@ -792,19 +862,8 @@ fn case_files_match_redis() {
     let Some(mut pair) = Pair::start() else {
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .expect("cases dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no case files in {}",
-        cases_dir().display()
-    );
     let mut judge = Judge::default();
-    for file in &files {
+    for file in &case_files() {
         pair.reset();
         judge.tainted.clear();
         judge.all_tainted = false;
@@ -816,6 +875,63 @@ fn case_files_match_redis() {
         }
     }
     finish("case_files_match_redis", &judge, "");
+}
+
+/// The case files, sorted.
+fn case_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("cases dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no case files in {}",
+        cases_dir().display()
+    );
+    files
+}
+
+/// The stream case files are deterministic: two reference servers give the same
+/// replies to every line, once the harness's normalisations are applied. A line whose
+/// reply depends on the clock (an idle time, a `*` ID) would make
+/// [`case_files_match_redis`] fail at random; this catches it without lodestone.
+#[test]
+fn stream_case_files_are_deterministic_on_redis() {
+    let Some(mut pair) = Pair::two_redis() else {
+        return;
+    };
+    let mut differences = Vec::new();
+    let streams = |p: &PathBuf| {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        name.is_some_and(|n| n.contains("stream"))
+    };
+    for file in case_files().iter().filter(|p| streams(p)) {
+        pair.reset();
+        let short = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        for (line, args) in read_case_file(file) {
+            let (one, two) = pair.exchange(&args);
+            let norm = normalisation(&args);
+            let skipped = matches!(norm, Some(Norm::Skip)) && !one.starts_with(b"-");
+            if !skipped && !same_reply(norm, &one, &two) {
+                let quoted: Vec<String> = args.iter().map(|a| quote(a)).collect();
+                differences.push(format!(
+                    "{}:{line}: {}\n  first:  {}\n  second: {}",
+                    short.clone().unwrap_or_default(),
+                    quoted.join(" "),
+                    quote(&one),
+                    quote(&two)
+                ));
+            }
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} lines differ between two redis-servers:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
 }
 
 /// Prints the report and fails on fatal mismatches.
@@ -947,9 +1063,28 @@ struct Gen {
     /// Draw only calls that [`IMPLEMENTED`] covers (plus their broken variants), so
     /// that stubs cannot make the two servers' states diverge.
     implemented_only: bool,
+    /// The milliseconds part of the newest stream ID drawn so far: new entries are
+    /// drawn above it, ranges and claims around it (`differential/gen_stream.rs`).
+    stream_ms: u64,
+    /// The last IDs drawn for new stream entries, for claims, acks and deletes to hit.
+    stream_ids: Vec<Vec<u8>>,
+    /// Draw only stream commands (and DEL of the stream keys): long runs in which
+    /// groups and their PELs survive, unlike in the mixed runs where FLUSHDB, SWAPDB
+    /// and SELECT keep resetting them.
+    streams_only: bool,
 }
 
 impl Gen {
+    fn new(seed: u64, implemented_only: bool) -> Gen {
+        Gen {
+            rng: Rng(seed),
+            implemented_only,
+            stream_ms: 1,
+            stream_ids: Vec::new(),
+            streams_only: false,
+        }
+    }
+
     fn key(&mut self) -> Vec<u8> {
         KEYS[self.rng.below(KEYS.len())].to_vec()
     }
@@ -1026,7 +1161,11 @@ impl Gen {
 
     /// Any command and whether its arguments were deliberately broken.
     fn any_command(&mut self) -> (Vec<Vec<u8>>, bool) {
-        let names = generated();
+        let names = if self.streams_only {
+            gen_stream::streams_only()
+        } else {
+            generated()
+        };
         let mut name = self.rng.pick(&names);
         // Commands that reset or move much of the state are drawn a third as often.
         while matches!(name, "FLUSHDB" | "SWAPDB" | "SELECT" | "MOVE") && !self.rng.chance(33) {
@@ -1206,6 +1345,8 @@ mod gen_list;
 mod gen_set;
 #[path = "differential/gen_sort.rs"]
 mod gen_sort;
+#[path = "differential/gen_stream.rs"]
+mod gen_stream;
 #[path = "differential/gen_zset.rs"]
 mod gen_zset;
 
@@ -1215,6 +1356,7 @@ const FAMILIES: &[Family] = &[
     gen_set::FAMILY,
     gen_zset::FAMILY,
     gen_sort::FAMILY,
+    gen_stream::FAMILY,
 ];
 
 /// Every command the generator draws from: the base list and each family's.
@@ -1302,17 +1444,42 @@ fn env_number(name: &str) -> Option<u64> {
 /// `LODESTONE_DIFF_SEED`) give byte-identical replies on lodestone and redis.
 #[test]
 fn random_implemented_sequences_match_redis() {
-    random_run("random_implemented_sequences_match_redis", true);
+    random_run("random_implemented_sequences_match_redis", true, false);
+}
+
+/// Random sequences of stream commands only (`differential/gen_stream.rs`), long
+/// enough for consumer groups, PELs, entries-read and lag to build up, give
+/// byte-identical replies (idle and delivery times blanked) on lodestone and redis.
+#[test]
+fn random_stream_sequences_match_redis() {
+    random_run("random_stream_sequences_match_redis", true, true);
+}
+
+/// The random sequences of implemented calls are deterministic: two reference servers
+/// agree on them (after normalisation), so a mismatch with lodestone is never the
+/// generator drawing a reply that depends on the clock or on chance.
+#[test]
+fn random_sequences_are_deterministic_on_redis() {
+    let Some(mut pair) = Pair::two_redis() else {
+        return;
+    };
+    let mut judge = Judge::default();
+    for streams in [false, true] {
+        for &seed in DEFAULT_SEEDS {
+            run_seed(&mut pair, &mut judge, seed, DEFAULT_COMMANDS, true, streams);
+        }
+    }
+    finish("random_sequences_are_deterministic_on_redis", &judge, "");
 }
 
 /// Random sequences over every string and keyspace command: mismatches of commands
 /// not implemented yet are only reported; implemented ones fail until state diverges.
 #[test]
 fn random_sequences_over_all_commands() {
-    random_run("random_sequences_over_all_commands", false);
+    random_run("random_sequences_over_all_commands", false, false);
 }
 
-fn random_run(name: &str, implemented_only: bool) {
+fn random_run(name: &str, implemented_only: bool, streams_only: bool) {
     let Some(mut pair) = Pair::start() else {
         return;
     };
@@ -1325,7 +1492,14 @@ fn random_run(name: &str, implemented_only: bool) {
     let mut failing_seeds = Vec::new();
     for &seed in &seeds {
         let before = judge.fatal_count();
-        run_seed(&mut pair, &mut judge, seed, count, implemented_only);
+        run_seed(
+            &mut pair,
+            &mut judge,
+            seed,
+            count,
+            implemented_only,
+            streams_only,
+        );
         if judge.fatal_count() > before {
             failing_seeds.push(seed);
         }
@@ -1340,16 +1514,22 @@ fn random_run(name: &str, implemented_only: bool) {
     finish(name, &judge, &replay);
 }
 
-/// One seed: a fresh keyspace, RESP3 for odd seeds, then `count` random commands.
-fn run_seed(pair: &mut Pair, judge: &mut Judge, seed: u64, count: usize, only: bool) {
+/// One seed: a fresh keyspace, RESP3 for odd seeds, then `count` random commands
+/// (stream commands only if `streams`).
+fn run_seed(
+    pair: &mut Pair,
+    judge: &mut Judge,
+    seed: u64,
+    count: usize,
+    only: bool,
+    streams: bool,
+) {
     eprintln!("differential: seed {seed}, {count} commands");
     pair.reset();
     judge.tainted.clear();
     judge.all_tainted = false;
-    let mut generator = Gen {
-        rng: Rng(seed),
-        implemented_only: only,
-    };
+    let mut generator = Gen::new(seed, only);
+    generator.streams_only = streams;
     if seed % 2 == 1 {
         let hello = vec![b"HELLO".to_vec(), b"3".to_vec()];
         let (redis, lodestone) = pair.exchange(&hello);
@@ -1379,6 +1559,17 @@ const UNORDERED_EVENTS: &[&str] = &["SORT", "SORT_RO"];
 /// both servers, command by command, with every event class enabled.
 #[test]
 fn random_sequences_publish_the_same_events() {
+    events_run(false);
+}
+
+/// The stream-only random sequences (those of [`random_stream_sequences_match_redis`])
+/// publish the same keyspace events on both servers.
+#[test]
+fn random_stream_sequences_publish_the_same_events() {
+    events_run(true);
+}
+
+fn events_run(streams: bool) {
     let Some(mut pair) = Pair::start() else {
         return;
     };
@@ -1390,7 +1581,7 @@ fn random_sequences_publish_the_same_events() {
     let mut judge = Judge::default();
     let mut failures = Vec::new();
     for &seed in &seeds {
-        run_seed_with_events(&mut pair, &mut judge, seed, count, &mut failures);
+        run_seed_with_events(&mut pair, &mut judge, (seed, streams), count, &mut failures);
     }
     // Replies are the business of the other random tests; here they only taint.
     eprintln!(
@@ -1412,7 +1603,7 @@ fn random_sequences_publish_the_same_events() {
 fn run_seed_with_events(
     pair: &mut Pair,
     judge: &mut Judge,
-    seed: u64,
+    (seed, streams): (u64, bool),
     count: usize,
     failures: &mut Vec<String>,
 ) {
@@ -1431,10 +1622,8 @@ fn run_seed_with_events(
         common::EventTap::open(pair.redis.port),
         common::EventTap::open(pair.lodestone.port),
     );
-    let mut generator = Gen {
-        rng: Rng(seed),
-        implemented_only: true,
-    };
+    let mut generator = Gen::new(seed, true);
+    generator.streams_only = streams;
     let mut published = 0;
     for i in 1..=count {
         let args = generator.command();
@@ -1528,14 +1717,77 @@ fn normalisations_hide_only_nondeterminism() {
     assert!(!same_reply(Some(Norm::Length), one_a, b"$1\r\na\r\n"));
 }
 
+/// The stream clock normalisation blanks idle, seen and delivery times only: names,
+/// IDs, counts and delivery counts are still compared.
+#[test]
+fn stream_times_are_the_only_blanked_parts() {
+    let same = |a: &str, b: &str| {
+        same_reply(
+            Some(Norm::StreamTimes),
+            &common::coded_reply(a),
+            &common::coded_reply(b),
+        )
+    };
+    // XPENDING, extended: [id, consumer, idle, delivery count] rows.
+    let pending = "*2|*4|$3|1-0|$5|alice|:7|:1|*4|$3|2-0|$3|bob|:0|:3|";
+    assert!(same(
+        pending,
+        "*2|*4|$3|1-0|$5|alice|:9|:1|*4|$3|2-0|$3|bob|:12|:3|"
+    ));
+    assert!(!same(
+        pending,
+        "*2|*4|$3|1-0|$5|alice|:7|:2|*4|$3|2-0|$3|bob|:0|:3|"
+    ));
+    assert!(!same(
+        pending,
+        "*2|*4|$3|1-0|$5|carol|:7|:1|*4|$3|2-0|$3|bob|:0|:3|"
+    ));
+    // XPENDING, summary: nothing to blank, consumer counts compared.
+    let summary = "*4|:4|$3|1-0|$3|4-0|*4|*2|$1|a|$1|1|*2|$1|b|$1|1|*2|$1|c|$1|1|*2|$1|d|$1|1|";
+    assert!(!same(
+        summary,
+        "*4|:4|$3|1-0|$3|4-0|*4|*2|$1|a|$1|1|*2|$1|b|$1|1|*2|$1|c|$1|2|*2|$1|d|$1|0|"
+    ));
+    // XINFO CONSUMERS, RESP2 and RESP3.
+    let consumers = "*1|*6|$4|name|$1|a|$7|pending|:1|$4|idle|:5|";
+    assert!(same(
+        consumers,
+        "*1|*6|$4|name|$1|a|$7|pending|:1|$4|idle|:0|"
+    ));
+    assert!(!same(
+        consumers,
+        "*1|*6|$4|name|$1|a|$7|pending|:2|$4|idle|:5|"
+    ));
+    let consumers3 = "*1|%3|$4|name|$1|a|$7|pending|:1|$4|idle|:5|";
+    assert!(same(
+        consumers3,
+        "*1|%3|$4|name|$1|a|$7|pending|:1|$4|idle|:6|"
+    ));
+    // XINFO STREAM FULL: group and consumer `pending` rows, `seen-time`.
+    let full = |time: &str, count: &str| {
+        format!(
+            "%1|$6|groups|*1|%2|$7|pending|*1|*4|$3|1-0|$1|x|:{time}|:{count}|\
+             $9|consumers|*1|%2|$9|seen-time|:{time}|$7|pending|*1|*3|$3|1-0|:{time}|:{count}|"
+        )
+    };
+    assert!(same(
+        &full("1700000000000", "1"),
+        &full("1700000000042", "1")
+    ));
+    assert!(!same(
+        &full("1700000000000", "1"),
+        &full("1700000000000", "2")
+    ));
+    // Entry values are never blanked, whatever their field names.
+    let entry = "*1|*2|$3|1-0|*2|$4|idle|$1|5|";
+    assert!(!same(entry, "*1|*2|$3|1-0|*2|$4|idle|$1|6|"));
+}
+
 /// A seed always produces the same commands, so a printed seed replays.
 #[test]
 fn seeds_replay_identically() {
     let run = |seed| {
-        let mut g = Gen {
-            rng: Rng(seed),
-            implemented_only: false,
-        };
+        let mut g = Gen::new(seed, false);
         (0..200).map(|_| g.command()).collect::<Vec<_>>()
     };
     assert_eq!(run(42), run(42));
