@@ -363,9 +363,9 @@ fn xreadgroup_is_recorded_as_claims() {
 /// owner, the delivery count and time they set, and the group's last ID; an entry
 /// deleted from the stream is recorded with its old owner (the replica drops it); an
 /// XCLAIM that only raised the last ID as XGROUP SETID. XACK, XSETID and the XGROUP
-/// subcommands are recorded as sent when they changed something (DELCONSUMER always):
-/// an XACK that acknowledged nothing, a CREATECONSUMER of an existing consumer or a
-/// DESTROY of a missing group is not.
+/// subcommands are recorded as sent when they changed something: an XACK that
+/// acknowledged nothing, a CREATECONSUMER of an existing consumer, a DELCONSUMER of a
+/// missing one or a DESTROY of a missing group is not.
 #[test]
 fn claims_acks_and_group_commands_are_recorded() {
     let server = TestServer::start();
@@ -417,6 +417,7 @@ fn claims_acks_and_group_commands_are_recorded() {
     run(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "erin"]);
     run(&mut c, &["XGROUP", "CREATECONSUMER", "s", "g", "erin"]);
     run(&mut c, &["XGROUP", "DELCONSUMER", "s", "g", "erin"]);
+    run(&mut c, &["XGROUP", "DELCONSUMER", "s", "g", "nobody"]);
     run(
         &mut c,
         &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "0"],
