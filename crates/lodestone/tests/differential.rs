@@ -1463,10 +1463,15 @@ fn random_sequences_are_deterministic_on_redis() {
     let Some(mut pair) = Pair::two_redis() else {
         return;
     };
+    let seeds = match env_number("LODESTONE_DIFF_SEED") {
+        Some(seed) => vec![seed],
+        None => DEFAULT_SEEDS.to_vec(),
+    };
+    let count = env_number("LODESTONE_DIFF_COMMANDS").map_or(DEFAULT_COMMANDS, |n| n as usize);
     let mut judge = Judge::default();
     for streams in [false, true] {
-        for &seed in DEFAULT_SEEDS {
-            run_seed(&mut pair, &mut judge, seed, DEFAULT_COMMANDS, true, streams);
+        for &seed in &seeds {
+            run_seed(&mut pair, &mut judge, seed, count, true, streams);
         }
     }
     finish("random_sequences_are_deterministic_on_redis", &judge, "");
