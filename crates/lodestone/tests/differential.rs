@@ -223,6 +223,8 @@ const NONDETERMINISTIC: &[(&str, Norm)] = &[
     ("SORT", Norm::SortStaleErrno),
     ("SORT_RO", Norm::SortStaleErrno),
     ("ZRANDMEMBER", Norm::Length), // random members; count and shape are deterministic
+    ("XGROUP HELP", Norm::Skip),   // our own wording
+    ("XINFO HELP", Norm::Skip),    // our own wording
     ("XPENDING", Norm::StreamTimes), // idle times of pending entries
     ("XINFO", Norm::StreamTimes),  // consumers' idle and seen times, delivery times
 ];

@@ -312,7 +312,7 @@ fn xreadgroup_is_recorded_as_claims() {
         ],
     );
     let effects = stream_effects(&mut c);
-    assert_eq!(effects.len(), 7, "{effects:?}");
+    assert_eq!(effects.len(), 6, "{effects:?}");
     let t1 = claim_time(&effects[0], ["s", "g", "alice", "1-0"], 1, "1-0");
     let t2 = claim_time(&effects[1], ["s", "g", "alice", "2-0"], 1, "2-0");
     assert!(
