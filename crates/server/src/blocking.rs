@@ -381,12 +381,11 @@ fn run_for(
     }
     if let Err(error) = result {
         // A woken command that fails counts as a failed call, as in Redis.
-        let message = error.message();
         server.side_stats.commands[waiter.spec.id as usize]
             .failed_calls
             .fetch_add(1, Ordering::Relaxed);
-        server.count_error(&message);
-        out.error(&message);
+        server.count_error(&error.message());
+        out.error_bytes(&error.message_bytes());
     }
     Some(out.buf.to_vec())
 }

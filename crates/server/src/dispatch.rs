@@ -324,10 +324,9 @@ pub(crate) fn run_one<'s, 'a>(
     bump(&command_stats.calls, 1);
     bump(&command_stats.usec, elapsed_us);
     if let Err(error) = result {
-        let message = error.message();
         bump(&command_stats.failed_calls, 1);
-        server.count_error(&message);
-        out.error(&message);
+        server.count_error(&error.message());
+        out.error_bytes(&error.message_bytes());
     }
     client
         .shared

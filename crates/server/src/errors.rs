@@ -22,6 +22,8 @@ pub enum Error {
     NotInMulti,
     /// Any other text; must start with an error code (`ERR ...`).
     Text(Cow<'static, str>),
+    /// A text that quotes a client's bytes (key or group names), sent as they are.
+    Bytes(Vec<u8>),
 }
 
 impl Error {
@@ -53,7 +55,32 @@ impl Error {
             Error::OutOfRangePositive => "ERR value is out of range, must be positive".into(),
             Error::NotInMulti => "ERR Command not allowed inside a transaction".into(),
             Error::Text(text) => text.clone(),
+            Error::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned().into(),
         }
+    }
+
+    /// The reply's bytes: [`Self::message`], or the quoted client bytes unchanged.
+    pub fn message_bytes(&self) -> Cow<'static, [u8]> {
+        match self {
+            Error::Bytes(bytes) => Cow::Owned(bytes.clone()),
+            other => match other.message() {
+                Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+            },
+        }
+    }
+
+    /// An error made of literal text and client bytes, each client part cut at its
+    /// first NUL as Redis's C strings are (`%s` of an sds).
+    pub fn quoting(parts: &[Quoted]) -> Error {
+        let mut out = Vec::new();
+        for part in parts {
+            match part {
+                Quoted::Text(text) => out.extend_from_slice(text.as_bytes()),
+                Quoted::Client(bytes) => out.extend_from_slice(c_string(bytes)),
+            }
+        }
+        Error::Bytes(out)
     }
 
     /// An `ERR`-coded error with this text.
@@ -65,6 +92,12 @@ impl Error {
     pub fn code(message: &str) -> &str {
         message.split(' ').next().unwrap_or("ERR")
     }
+}
+
+/// A part of an error built by [`Error::quoting`].
+pub enum Quoted<'a> {
+    Text(&'a str),
+    Client(&'a [u8]),
 }
 
 /// What a handler returns: the reply was written, or this error should be.
@@ -108,7 +141,7 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
 }
 
 /// The part of `bytes` a C string function would see: up to the first NUL.
-fn c_string(bytes: &[u8]) -> &[u8] {
+pub fn c_string(bytes: &[u8]) -> &[u8] {
     match memchr_nul(bytes) {
         Some(i) => &bytes[..i],
         None => bytes,

@@ -405,11 +405,19 @@ impl Stream {
             self.nodes.insert(id, lp);
             flags |= FLAG_SAMEFIELDS;
         }
-        let Some(last) = self.nodes.last_entry() else {
+        // The node to append to: the one just made (whose key is this ID), else the
+        // last one.
+        let master_id = if start_new {
+            id
+        } else {
+            match self.nodes.last_key_value() {
+                Some((key, _)) => *key,
+                None => return,
+            }
+        };
+        let Some(lp) = self.nodes.get_mut(&master_id) else {
             return;
         };
-        let master_id = *last.key();
-        let lp = last.into_mut();
         if !start_new {
             let at = listpack::first(lp);
             let (live, _) = listpack::int_at(lp, at);
@@ -521,11 +529,13 @@ impl Stream {
                 break None;
             }
             let (entry, next) = read_entry(lp, &master, at);
-            if entry.id == id {
-                break (!entry.deleted).then_some(entry.flags_at);
-            }
-            if entry.id > id {
-                break None;
+            if !entry.deleted {
+                if entry.id == id {
+                    break Some(entry.flags_at);
+                }
+                if entry.id > id {
+                    break None;
+                }
             }
             at = next;
         };
@@ -904,6 +914,12 @@ impl<'a> Iterator for Range<'a> {
                 cursor.at = next;
                 entry
             };
+            // Deleted entries are skipped before the range checks, as Redis's iterator
+            // does: after XSETID lowered the last ID of an emptied stream, a node can
+            // hold a higher deleted ID before lower live ones.
+            if entry.deleted && !self.tombstones {
+                continue;
+            }
             if self.rev {
                 if entry.id > self.end {
                     continue;
@@ -920,9 +936,6 @@ impl<'a> Iterator for Range<'a> {
                     self.done = true;
                     return None;
                 }
-            }
-            if entry.deleted && !self.tombstones {
-                continue;
             }
             return Some(entry);
         }

@@ -18,7 +18,7 @@ use lodestone_util::number::parse_i64;
 
 use super::string::is_word;
 use crate::ctx::{Ctx, KeyAccess};
-use crate::errors::{wrong_arity, CmdResult, Error};
+use crate::errors::{c_string, wrong_arity, CmdResult, Error};
 use crate::notify;
 
 /// `ERR Invalid stream ID specified as stream command argument`.
@@ -83,6 +83,8 @@ fn parse_id_generic(
     if arg.len() > 127 {
         return Err(bad_id());
     }
+    // Redis parses a C-string copy: an ID ends at its first NUL.
+    let arg = c_string(arg);
     if arg == b"-" || arg == b"+" {
         if strict {
             return Err(bad_id());
@@ -93,9 +95,6 @@ fn parse_id_generic(
             StreamId::MAX
         };
         return Ok(AddId::Explicit(id));
-    }
-    if arg.contains(&0) {
-        return Err(bad_id());
     }
     let (ms_part, seq_part) = match arg.iter().position(|&b| b == b'-') {
         Some(dash) => (&arg[..dash], Some(&arg[dash + 1..])),
@@ -266,7 +265,7 @@ fn parse_add_or_trim(ctx: &Ctx, xadd: bool) -> Result<AddTrimArgs, Error> {
     while i < argc {
         let more = argc - 1 - i;
         let opt = ctx.arg(i);
-        if xadd && opt == b"*" {
+        if xadd && c_string(opt) == b"*" {
             break;
         } else if (is_word(opt, "maxlen") || is_word(opt, "minid")) && more > 0 {
             if args.trim.is_some() {
@@ -276,7 +275,7 @@ fn parse_add_or_trim(ctx: &Ctx, xadd: bool) -> Result<AddTrimArgs, Error> {
             }
             args.approx = false;
             args.approx_at = None;
-            let next = ctx.arg(i + 1);
+            let next = c_string(ctx.arg(i + 1));
             if more >= 2 && (next == b"~" || next == b"=") {
                 args.approx = next == b"~";
                 args.approx_at = Some(i + 1);

@@ -14,28 +14,29 @@ use super::stream::{
 use super::stream_read::{claim_effect, setid_effect};
 use super::string::is_word;
 use crate::ctx::Ctx;
-use crate::errors::{CmdResult, Error};
+use crate::errors::{c_string, CmdResult, Error, Quoted};
 use crate::notify;
-
-fn lossy(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
-}
 
 /// `NOGROUP No such key '<key>' or consumer group '<group>'`.
 fn no_key_or_group(key: &[u8], group: &[u8]) -> Error {
-    Error::reply(format!(
-        "NOGROUP No such key '{}' or consumer group '{}'",
-        lossy(key),
-        lossy(group)
-    ))
+    Error::quoting(&[
+        Quoted::Text("NOGROUP No such key '"),
+        Quoted::Client(key),
+        Quoted::Text("' or consumer group '"),
+        Quoted::Client(group),
+        Quoted::Text("'"),
+    ])
 }
 
-fn no_group(key: &[u8], group: &[u8]) -> Error {
-    Error::reply(format!(
-        "NOGROUP No such consumer group '{}' for key name '{}'",
-        lossy(group),
-        lossy(key)
-    ))
+/// `NOGROUP No such consumer group '<group>' for key name '<key>'`.
+pub(crate) fn no_group(key: &[u8], group: &[u8]) -> Error {
+    Error::quoting(&[
+        Quoted::Text("NOGROUP No such consumer group '"),
+        Quoted::Client(group),
+        Quoted::Text("' for key name '"),
+        Quoted::Client(key),
+        Quoted::Text("'"),
+    ])
 }
 
 /// The checks every XGROUP subcommand with a key runs first, in Redis's order: options
@@ -99,7 +100,7 @@ pub fn xgroup_create(ctx: &mut Ctx) -> CmdResult {
     }
     let key = ctx.arg(2);
     let name = ctx.arg(3);
-    let id = if ctx.arg(4) == b"$" {
+    let id = if c_string(ctx.arg(4)) == b"$" {
         write_stream(ctx.keys, key)?.map_or(StreamId::MIN, |s| s.last_id)
     } else {
         parse_strict_id(ctx.arg(4))?
@@ -135,7 +136,7 @@ pub fn xgroup_setid(ctx: &mut Ctx) -> CmdResult {
     let Some(stream) = write_stream(ctx.keys, key)? else {
         return Ok(());
     };
-    let id = if id_arg == b"$" {
+    let id = if c_string(id_arg) == b"$" {
         stream.last_id
     } else {
         super::stream::parse_id(id_arg, 0)?
@@ -432,10 +433,11 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
             j += 1;
             opts.last_id = parse_strict_id(ctx.arg(j))?;
         } else {
-            return Err(Error::err(format!(
-                "Unrecognized XCLAIM option '{}'",
-                lossy(opt)
-            )));
+            return Err(Error::quoting(&[
+                Quoted::Text("ERR Unrecognized XCLAIM option '"),
+                Quoted::Client(opt),
+                Quoted::Text("'"),
+            ]));
         }
         j += 1;
     }
@@ -525,6 +527,10 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.arg(1);
+    let name = ctx.arg(2);
+    // Redis looks the key up before parsing anything (a `keymiss` even on bad input).
+    let found = read_stream(ctx.keys, key).map(|s| s.map(|s| s.groups.contains_key(name)));
     let min_idle = ctx
         .arg_i64(4)
         .map_err(|_| Error::err("Invalid min-idle-time argument for XAUTOCLAIM"))?
@@ -550,15 +556,15 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         }
         j += 1;
     }
-    let key = ctx.arg(1);
-    let name = ctx.arg(2);
     let consumer = ctx.arg(3);
-    let has_group = match read_stream(ctx.keys, key)? {
-        Some(stream) => stream.groups.contains_key(name),
-        None => false,
-    };
-    if !has_group {
+    if found? != Some(true) {
         return Err(no_key_or_group(key, name));
+    }
+    // Redis allocates COUNT IDs up front and fails on a size no machine has.
+    if count.saturating_mul(16) > 1 << 40 {
+        return Err(Error::err(
+            "Insufficient memory, failed allocating transient memory, COUNT too high.",
+        ));
     }
     let now = ctx.keys.now_ms;
     let Ok(Some(stream)) = write_stream(ctx.keys, key) else {

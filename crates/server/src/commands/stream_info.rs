@@ -23,31 +23,17 @@ fn entries_read(value: i64) -> Option<i64> {
 }
 
 pub fn xinfo_stream(ctx: &mut Ctx) -> CmdResult {
-    let options = ctx.argc() - 3;
-    let mut full = false;
-    let mut count: i64 = 10;
-    if options > 0 {
-        if (options != 1 && options != 3) || !ctx.arg_is(3, "full") {
-            return Err(super::server::subcommand_syntax_error(ctx));
-        }
-        full = true;
-        if options == 3 {
-            if !ctx.arg_is(4, "count") {
-                return Err(super::server::subcommand_syntax_error(ctx));
-            }
-            count = ctx.arg_i64(5)?;
-            if count < 0 {
-                count = 10;
-            }
-        }
-    }
+    // The key is looked up before the options are checked, as in Redis.
+    let key = ctx.arg(2);
+    stream_at(ctx.keys, key)?;
+    let (full, count) = stream_options(ctx)?;
     let limit = if count == 0 {
         usize::MAX
     } else {
         usize::try_from(count).unwrap_or(usize::MAX)
     };
-    let key = ctx.arg(2);
-    let stream = stream_at(ctx.keys, key)?;
+    // Already counted as a hit above.
+    let stream = super::stream::write_stream(ctx.keys, key)?.ok_or(Error::NoSuchKey)?;
     let out = &mut *ctx.out;
     out.map(if full { 9 } else { 10 });
     out.bulk(b"length");
@@ -127,6 +113,25 @@ pub fn xinfo_stream(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// `[FULL [COUNT n]]`: whether FULL was given, and the COUNT (default 10; 0 = all).
+fn stream_options(ctx: &Ctx) -> Result<(bool, i64), Error> {
+    let options = ctx.argc() - 3;
+    if options == 0 {
+        return Ok((false, 10));
+    }
+    if (options != 1 && options != 3) || !ctx.arg_is(3, "full") {
+        return Err(super::server::subcommand_syntax_error(ctx));
+    }
+    if options == 1 {
+        return Ok((true, 10));
+    }
+    if !ctx.arg_is(4, "count") {
+        return Err(super::server::subcommand_syntax_error(ctx));
+    }
+    let count = ctx.arg_i64(5)?;
+    Ok((true, if count < 0 { 10 } else { count }))
+}
+
 pub fn xinfo_groups(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(2);
     let stream = stream_at(ctx.keys, key)?;
@@ -156,11 +161,7 @@ pub fn xinfo_consumers(ctx: &mut Ctx) -> CmdResult {
     let name = ctx.arg(3);
     let stream = stream_at(ctx.keys, key)?;
     let Some(group) = stream.groups.get(name) else {
-        return Err(Error::reply(format!(
-            "NOGROUP No such consumer group '{}' for key name '{}'",
-            String::from_utf8_lossy(name),
-            String::from_utf8_lossy(key)
-        )));
+        return Err(super::stream_group::no_group(key, name));
     };
     let out = &mut *ctx.out;
     out.array(group.consumers.len());

@@ -17,13 +17,13 @@
 
 use lodestone_resp::Command;
 use lodestone_store::stream::Group;
-use lodestone_store::{Stream, StreamId};
+use lodestone_store::{Stream, StreamId, Value};
 
 use super::stream::{parse_strict_id, read_stream, write_entry, write_id};
 use super::string::is_word;
 use crate::blocking::{self, OnTimeout};
-use crate::ctx::{BlockMode, Ctx};
-use crate::errors::{CmdResult, Error};
+use crate::ctx::{BlockMode, Ctx, KeyAccess};
+use crate::errors::{c_string, CmdResult, Error, Quoted};
 use crate::notify;
 
 /// The COUNT a woken reader uses when none was given.
@@ -67,10 +67,11 @@ fn parse_args<'a>(ctx: &Ctx<'a, '_>, group_mode: bool) -> Result<ReadArgs<'a>, E
         let opt = ctx.arg(i);
         if is_word(opt, "block") && more > 0 {
             if ctx.client.in_script {
-                return Err(Error::err(format!(
-                    "{} command is not allowed with BLOCK option from scripts",
-                    String::from_utf8_lossy(ctx.arg(0))
-                )));
+                return Err(Error::quoting(&[
+                    Quoted::Text("ERR "),
+                    Quoted::Client(ctx.arg(0)),
+                    Quoted::Text(" command is not allowed with BLOCK option from scripts"),
+                ]));
             }
             i += 1;
             let ms = ctx
@@ -140,7 +141,7 @@ fn read_command(ctx: &mut Ctx, group_mode: bool) -> CmdResult {
     for s in 0..args.streams {
         let key = ctx.arg(args.streams_at + s);
         let id_arg = ctx.arg(args.streams_at + args.streams + s);
-        let found = match read_stream(ctx.keys, key) {
+        let found = match lookup(ctx.keys, key, serving) {
             Ok(found) => found,
             Err(_) if serving => return keep_waiting_or_fail(ctx, group_mode),
             Err(e) => return Err(e),
@@ -157,22 +158,25 @@ fn read_command(ctx: &mut Ctx, group_mode: bool) -> CmdResult {
                             .into(),
                     ));
                 }
-                return Err(Error::reply(format!(
-                    "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
-                    String::from_utf8_lossy(key),
-                    String::from_utf8_lossy(group)
-                )));
+                return Err(Error::quoting(&[
+                    Quoted::Text("NOGROUP No such key '"),
+                    Quoted::Client(key),
+                    Quoted::Text("' or consumer group '"),
+                    Quoted::Client(group),
+                    Quoted::Text("' in XREADGROUP with GROUP option"),
+                ]));
             }
         }
         let last_id = found.map(|s| s.last_id);
-        if id_arg == b"$" {
+        let id_word = c_string(id_arg);
+        if id_word == b"$" {
             if group_mode {
                 return Err(Error::err(
                     "The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
                 ));
             }
             from.push(ReadFrom::After(last_id.unwrap_or(StreamId::MIN)));
-        } else if id_arg == b">" {
+        } else if id_word == b">" {
             if !group_mode {
                 return Err(Error::err(
                     "The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
@@ -184,11 +188,14 @@ fn read_command(ctx: &mut Ctx, group_mode: bool) -> CmdResult {
         }
     }
     let group = args.group.map(|(g, _)| g);
-    // Which streams have something to serve now.
-    let mut ready = Vec::new();
+    let resp3 = ctx.out.is_resp3();
+    // Each stream is judged as it comes, after the ones before it were served: the same
+    // stream named twice with `>` is served once.
+    let header = ctx.out.begin_deferred();
+    let mut served = 0;
     for (s, start) in from.iter().enumerate() {
         let key = ctx.arg(args.streams_at + s);
-        let Ok(Some(stream)) = read_stream(ctx.keys, key) else {
+        let Ok(Some(stream)) = lookup(ctx.keys, key, serving) else {
             continue;
         };
         let qualifies = match (start, group) {
@@ -200,43 +207,19 @@ fn read_command(ctx: &mut Ctx, group_mode: bool) -> CmdResult {
             (ReadFrom::After(id), None) => has_after(stream, *id, serving),
             (ReadFrom::New, None) => false,
         };
-        if qualifies {
-            ready.push(s);
+        if !qualifies {
+            continue;
         }
-    }
-    if ready.is_empty() {
-        if args.block.is_some() || serving {
-            let (keys, normalised) = normalised_command(ctx, &args, &from);
-            let deadline = args.block.flatten();
-            return blocking::block_as(ctx, keys, deadline, OnTimeout::NullArray, normalised);
-        }
-        ctx.out.null_array();
-        return Ok(());
-    }
-    if ctx.out.is_resp3() {
-        ctx.out.map(ready.len());
-    } else {
-        ctx.out.array(ready.len());
-    }
-    for s in ready {
-        let key = ctx.arg(args.streams_at + s);
-        if !ctx.out.is_resp3() {
+        served += 1;
+        if !resp3 {
             ctx.out.array(2);
         }
         ctx.out.bulk(key);
-        match (from[s], args.group) {
+        match (*start, args.group) {
             (ReadFrom::After(id), None) => {
-                let Ok(Some(stream)) = read_stream(ctx.keys, key) else {
-                    ctx.out.array(0);
-                    continue;
-                };
                 let start = id.next().unwrap_or(StreamId::MAX);
                 let count = usize::try_from(args.count).unwrap_or(usize::MAX);
-                if id == StreamId::MAX {
-                    ctx.out.array(0);
-                } else {
-                    super::stream::write_range(ctx.out, stream, start, StreamId::MAX, false, count);
-                }
+                super::stream::write_range(ctx.out, stream, start, StreamId::MAX, false, count);
             }
             (start, Some((group, consumer))) => {
                 serve_group(ctx, key, group, consumer, start, &args)?;
@@ -244,7 +227,38 @@ fn read_command(ctx: &mut Ctx, group_mode: bool) -> CmdResult {
             (ReadFrom::New, None) => ctx.out.array(0),
         }
     }
+    if served > 0 {
+        ctx.out
+            .end_deferred(header, if resp3 { b'%' } else { b'*' }, served);
+        return Ok(());
+    }
+    if args.block.is_some() || serving {
+        let (keys, normalised) = normalised_command(ctx, &args, &from);
+        let deadline = args.block.flatten();
+        return blocking::block_as(ctx, keys, deadline, OnTimeout::NullArray, normalised);
+    }
+    ctx.out.null_array();
     Ok(())
+}
+
+/// A stream lookup: a woken reader's is silent (no hit, miss or `keymiss`), as Redis
+/// looks keys up for blocked clients.
+fn lookup<'c>(
+    keys: &'c mut KeyAccess<'_>,
+    key: &[u8],
+    serving: bool,
+) -> Result<Option<&'c mut Stream>, Error> {
+    if !serving {
+        return read_stream(keys, key);
+    }
+    let db = keys.db;
+    match keys.peek_in(db, key) {
+        None => Ok(None),
+        Some(entry) => match &mut entry.value {
+            Value::Stream(s) => Ok(Some(s)),
+            _ => Err(Error::WrongType),
+        },
+    }
 }
 
 /// Whether `stream` has an entry after `id`: the last live one for a reader served at
