@@ -97,20 +97,29 @@ prepare_suite() {
     echo "$suite"
 }
 
-# Starts the server under test on a port; prints "pid port".
+# Starts the server under test on a port; prints "pid port". A port found free can be
+# taken by another process before the server binds it, so a failed start is retried on
+# another port (three attempts, each given 10 s).
 start_server() {
-    local port dir pid
-    port=$(free_port)
-    dir=$(mktemp -d "$OUT/data.XXXXXX")
-    if [ "$SERVER" = redis ]; then
-        redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
-            --enable-debug-command yes --dir "$dir" > "$dir/server.log" 2>&1 &
-    else
-        "$LODESTONE" --port "$port" --dir "$dir" > "$dir/server.log" 2>&1 &
-    fi
-    pid=$!
-    wait_ping "$port" || { stop_pid "$pid"; die "$SERVER did not start on port $port"; }
-    echo "$pid $port"
+    local port dir pid attempt
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        dir=$(mktemp -d "$OUT/data.XXXXXX")
+        if [ "$SERVER" = redis ]; then
+            redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+                --enable-debug-command yes --dir "$dir" > "$dir/server.log" 2>&1 &
+        else
+            "$LODESTONE" --port "$port" --dir "$dir" > "$dir/server.log" 2>&1 &
+        fi
+        pid=$!
+        if wait_ping "$port"; then
+            echo "$pid $port"
+            return 0
+        fi
+        stop_pid "$pid"
+        log "attempt $attempt: $SERVER did not start on port $port: $(tail -3 "$dir/server.log" | tr '\n' ' ')"
+    done
+    die "$SERVER did not start (3 attempts)"
 }
 
 # Runs one unit; its log goes to $OUT/logs/<unit>.log.
