@@ -364,6 +364,24 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// The claimed entries (or just their IDs) of XCLAIM and XAUTOCLAIM. Each was checked
+/// to exist just before it was claimed.
+fn write_claimed(
+    out: &mut lodestone_resp::ReplyWriter,
+    stream: &lodestone_store::Stream,
+    claimed: &[StreamId],
+    justid: bool,
+) {
+    out.array(claimed.len());
+    for id in claimed {
+        if justid {
+            write_id(out, *id);
+        } else if let Some(entry) = stream.range(*id, *id, false).next() {
+            write_entry(out, &entry);
+        }
+    }
+}
+
 /// XCLAIM options.
 struct ClaimOptions {
     time: Option<i64>,
@@ -505,14 +523,7 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         changes += 1;
     }
     let out = &mut *ctx.out;
-    out.array(claimed.len());
-    for id in &claimed {
-        if opts.justid {
-            write_id(out, *id);
-        } else if let Some(entry) = stream.range(*id, *id, false).next() {
-            write_entry(out, &entry);
-        }
-    }
+    write_claimed(out, stream, &claimed, opts.justid);
     stream.groups.insert(name.to_vec(), group);
     ctx.keys.propagate_none();
     for effect in effects {
@@ -620,14 +631,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
     let out = &mut *ctx.out;
     out.array(3);
     write_id(out, next);
-    out.array(claimed.len());
-    for id in &claimed {
-        if justid {
-            write_id(out, *id);
-        } else if let Some(entry) = stream.range(*id, *id, false).next() {
-            write_entry(out, &entry);
-        }
-    }
+    write_claimed(out, stream, &claimed, justid);
     out.array(deleted.len());
     for id in &deleted {
         write_id(out, *id);

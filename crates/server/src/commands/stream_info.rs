@@ -18,8 +18,21 @@ fn write_counter(out: &mut lodestone_resp::ReplyWriter, value: Option<i64>) {
     }
 }
 
-fn entries_read(value: i64) -> Option<i64> {
-    (value != -1).then_some(value)
+/// A group's `last-delivered-id`, `entries-read` and `lag` fields.
+fn write_position(
+    out: &mut lodestone_resp::ReplyWriter,
+    stream: &Stream,
+    group: &lodestone_store::stream::Group,
+) {
+    out.bulk(b"last-delivered-id");
+    write_id(out, group.last_id);
+    out.bulk(b"entries-read");
+    write_counter(
+        out,
+        (group.entries_read != -1).then_some(group.entries_read),
+    );
+    out.bulk(b"lag");
+    write_counter(out, stream.lag(group));
 }
 
 pub fn xinfo_stream(ctx: &mut Ctx) -> CmdResult {
@@ -70,12 +83,7 @@ pub fn xinfo_stream(ctx: &mut Ctx) -> CmdResult {
         out.map(7);
         out.bulk(b"name");
         out.bulk(name);
-        out.bulk(b"last-delivered-id");
-        write_id(out, group.last_id);
-        out.bulk(b"entries-read");
-        write_counter(out, entries_read(group.entries_read));
-        out.bulk(b"lag");
-        write_counter(out, stream.lag(group));
+        write_position(out, stream, group);
         out.bulk(b"pel-count");
         out.integer(group.pel.len() as i64);
         out.bulk(b"pending");
@@ -145,12 +153,7 @@ pub fn xinfo_groups(ctx: &mut Ctx) -> CmdResult {
         out.integer(group.consumers.len() as i64);
         out.bulk(b"pending");
         out.integer(group.pel.len() as i64);
-        out.bulk(b"last-delivered-id");
-        write_id(out, group.last_id);
-        out.bulk(b"entries-read");
-        write_counter(out, entries_read(group.entries_read));
-        out.bulk(b"lag");
-        write_counter(out, stream.lag(group));
+        write_position(out, stream, group);
     }
     Ok(())
 }
