@@ -328,31 +328,21 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
     let Some((start, end, count)) = range else {
         return Ok(());
     };
-    let ids: Vec<StreamId> = match consumer_filter {
+    // Walked lazily: COUNT bounds the work, not the size of the PEL.
+    let in_range: Box<dyn Iterator<Item = StreamId>> = match consumer_filter {
+        _ if start > end => Box::new(std::iter::empty()),
         Some(c) => match group.consumers.get(c) {
-            Some(consumer) if start <= end => consumer.pel.range(start..=end).copied().collect(),
-            Some(_) => Vec::new(),
-            None => {
-                out.array(0);
-                return Ok(());
-            }
+            Some(consumer) => Box::new(consumer.pel.range(start..=end).copied()),
+            None => Box::new(std::iter::empty()),
         },
-        None if start <= end => group.pel.range(start..=end).map(|(id, _)| *id).collect(),
-        None => Vec::new(),
+        None => Box::new(group.pel.range(start..=end).map(|(id, _)| *id)),
     };
-    let mut rows = Vec::new();
-    for id in ids {
-        if rows.len() as i64 >= count {
-            break;
-        }
-        let Some(nack) = group.pel.get(&id) else {
-            continue;
-        };
-        if min_idle != 0 && now - nack.delivery_time < min_idle {
-            continue;
-        }
-        rows.push((id, nack));
-    }
+    let limit = usize::try_from(count).unwrap_or(usize::MAX);
+    let rows: Vec<_> = in_range
+        .filter_map(|id| group.pel.get(&id).map(|nack| (id, nack)))
+        .filter(|(_, nack)| min_idle == 0 || now - nack.delivery_time >= min_idle)
+        .take(limit)
+        .collect();
     out.array(rows.len());
     for (id, nack) in rows {
         out.array(4);
