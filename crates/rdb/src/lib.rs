@@ -2,4 +2,9 @@
 //! payloads, and later the file sections. Pure and synchronous; depends on `store` for
 //! the value types and `util` for CRC64 and LZF.
 
+pub mod codec;
+pub mod dump;
 pub mod legacy;
+pub mod value;
+
+pub use codec::Corrupt;

@@ -277,6 +277,8 @@ pub enum CommandId {
     XinfoGroups,
     XinfoConsumers,
     XinfoHelp,
+    Dump,
+    Restore,
 }
 
 /// Every command and subcommand.
@@ -4045,6 +4047,34 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "5.0.0",
         summary: "Describes the XINFO subcommands.",
         complexity: "O(1)",
+        tips: &[],
+    },
+    CommandSpec {
+        id: CommandId::Dump,
+        name: "dump",
+        container: None,
+        arity: 2,
+        flags: CMD_READONLY,
+        acl: ACL_KEYSPACE,
+        key_specs: &[KeySpec { flags: &["RO", "access"], begin: BeginSearch::Index(1), find: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        group: Group::Generic,
+        since: "2.6.0",
+        summary: "Serialises a key's value into Redis's DUMP payload.",
+        complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        tips: &["nondeterministic_output"],
+    },
+    CommandSpec {
+        id: CommandId::Restore,
+        name: "restore",
+        container: None,
+        arity: -4,
+        flags: CMD_WRITE | CMD_DENYOOM,
+        acl: ACL_KEYSPACE | ACL_DANGEROUS,
+        key_specs: &[KeySpec { flags: &["OW", "update"], begin: BeginSearch::Index(1), find: FindKeys::Range { last_key: 0, key_step: 1, limit: 0 } }],
+        group: Group::Generic,
+        since: "2.6.0",
+        summary: "Creates a key from a DUMP payload.",
+        complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
         tips: &[],
     },
 ];

@@ -9,6 +9,7 @@ pub mod config_cmd;
 pub mod config_rewrite;
 pub mod connection;
 pub mod debug;
+pub mod dump;
 pub mod expiry;
 pub mod function;
 pub mod hash;
@@ -65,6 +66,8 @@ pub fn handler(id: CommandId) -> Handler {
         CommandId::Discard => transaction::discard,
         CommandId::Watch => transaction::watch,
         CommandId::Unwatch => transaction::unwatch,
+        CommandId::Dump => dump::dump,
+        CommandId::Restore => dump::restore,
         CommandId::Xadd => stream::xadd,
         CommandId::Xlen => stream::xlen,
         CommandId::Xrange => stream::xrange,

@@ -306,7 +306,10 @@ pub fn validate(lp: &[u8]) -> bool {
         if next > lp.len() - 1 {
             return false;
         }
-        if prev(lp, next) != at {
+        // The stored backlen must be exactly the encoding of this element's size.
+        let mut expected = Vec::with_capacity(5);
+        push_backlen(&mut expected, size);
+        if lp[at + size..next] != expected[..] {
             return false;
         }
         at = next;
