@@ -25,7 +25,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-UNITS="unit/type/string unit/type/incr unit/keyspace unit/expire unit/protocol unit/info-command unit/introspection unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/type/stream unit/type/stream-cgroups unit/sort unit/multi unit/pubsub unit/pubsubshard unit/obuf-limits unit/scripting unit/functions"
+UNITS="unit/type/string unit/type/incr unit/keyspace unit/dump unit/expire unit/protocol unit/info-command unit/introspection unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/type/stream unit/type/stream-cgroups unit/sort unit/multi unit/pubsub unit/pubsubshard unit/obuf-limits unit/scripting unit/functions"
 DEFAULT_UNITS=$UNITS
 UNIT_TIMEOUT=600
 CHECK=0

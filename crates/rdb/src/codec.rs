@@ -37,7 +37,7 @@ impl Writer {
     }
 
     /// A length: 6 bits, 14 bits, 32 bits or 64 bits, big-endian.
-    pub fn len(&mut self, n: u64) {
+    pub fn length(&mut self, n: u64) {
         if n < 1 << 6 {
             self.buf.push(n as u8);
         } else if n < 1 << 14 {
@@ -62,7 +62,7 @@ impl Writer {
                 }
             }
         }
-        self.len(bytes.len() as u64);
+        self.length(bytes.len() as u64);
         self.buf.extend_from_slice(bytes);
     }
 
@@ -70,7 +70,7 @@ impl Writer {
     pub fn int_string(&mut self, n: i64) {
         if !self.try_int(n) {
             let text = n.to_string();
-            self.len(text.len() as u64);
+            self.length(text.len() as u64);
             self.buf.extend_from_slice(text.as_bytes());
         }
     }
@@ -156,7 +156,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length (not a string's special form).
-    pub fn len(&mut self) -> Result<u64> {
+    pub fn length(&mut self) -> Result<u64> {
         self.len_or_special()?
             .map_err(|_| Corrupt("string encoding where a length was expected"))
     }
@@ -164,7 +164,7 @@ impl<'a> Reader<'a> {
     /// A length used as a count of items that each take at least one byte: bounded by
     /// the bytes left, so a corrupt count cannot reserve huge memory.
     pub fn count(&mut self) -> Result<usize> {
-        let n = self.len()?;
+        let n = self.length()?;
         if n > self.remaining() as u64 {
             return Err(Corrupt("count larger than the data"));
         }
@@ -190,8 +190,8 @@ impl<'a> Reader<'a> {
                     .into_bytes())
             }
             Err(ENC_LZF) => {
-                let compressed = self.len()?;
-                let plain = self.len()?;
+                let compressed = self.length()?;
+                let plain = self.length()?;
                 let compressed =
                     usize::try_from(compressed).map_err(|_| Corrupt("string too long"))?;
                 let plain = usize::try_from(plain).map_err(|_| Corrupt("string too long"))?;
@@ -241,16 +241,34 @@ mod tests {
     fn lengths_and_strings_round_trip() {
         let mut w = Writer::new();
         for n in [0u64, 63, 64, 16383, 16384, u64::from(u32::MAX), 1 << 40] {
-            w.len(n);
+            w.length(n);
         }
-        for s in [&b""[..], b"12", b"-128", b"40000", b"-2147483648", b"99999999999", b"0012", b"hello"] {
+        for s in [
+            &b""[..],
+            b"12",
+            b"-128",
+            b"40000",
+            b"-2147483648",
+            b"99999999999",
+            b"0012",
+            b"hello",
+        ] {
             w.string(s);
         }
         let mut r = Reader::new(&w.buf);
         for n in [0u64, 63, 64, 16383, 16384, u64::from(u32::MAX), 1 << 40] {
-            assert_eq!(r.len().unwrap(), n);
+            assert_eq!(r.length().unwrap(), n);
         }
-        for s in [&b""[..], b"12", b"-128", b"40000", b"-2147483648", b"99999999999", b"0012", b"hello"] {
+        for s in [
+            &b""[..],
+            b"12",
+            b"-128",
+            b"40000",
+            b"-2147483648",
+            b"99999999999",
+            b"0012",
+            b"hello",
+        ] {
             assert_eq!(r.string().unwrap(), s);
         }
         assert_eq!(r.remaining(), 0);

@@ -58,9 +58,12 @@ mod tests {
             set.add(m, &limits);
         }
         let words = SetValue::from_members([&b"a"[..], b"b", b"c"], &limits);
-        let zset = ZSetValue::from_items(vec![(b"a".to_vec(), 1.5), (b"b".to_vec(), -2.0)], &limits);
+        let zset =
+            ZSetValue::from_items(vec![(b"a".to_vec(), 1.5), (b"b".to_vec(), -2.0)], &limits);
         let big_zset = ZSetValue::from_items(
-            (0..200).map(|i| (format!("m{i}").into_bytes(), f64::from(i) / 7.0)).collect(),
+            (0..200)
+                .map(|i| (format!("m{i}").into_bytes(), f64::from(i) / 7.0))
+                .collect(),
             &limits,
         );
         let items: Vec<Vec<u8>> = (0..3000).map(|i| format!("item{i}").into_bytes()).collect();
@@ -74,7 +77,9 @@ mod tests {
             );
         }
         vec![
-            Value::Str(StrValue::from_bytes(b"hello world, a string longer than twenty")),
+            Value::Str(StrValue::from_bytes(
+                b"hello world, a string longer than twenty",
+            )),
             Value::Str(StrValue::from_bytes(b"123")),
             Value::Hash(hash),
             Value::Hash(big_hash),

@@ -17,8 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use lodestone_store::list::Elem;
 use lodestone_store::stream::{listpack, Consumer, Group, Nack};
 use lodestone_store::{
-    EncodingLimits, HashValue, ListValue, SetValue, StrValue, Stream, StreamId, Value,
-    ZSetValue,
+    EncodingLimits, HashValue, ListValue, SetValue, StrValue, Stream, StreamId, Value, ZSetValue,
 };
 use lodestone_util::number::{format_f64, parse_f64, parse_i64};
 
@@ -92,9 +91,9 @@ pub fn write_value(w: &mut Writer, value: &Value) {
             if listpack::end(&current) > listpack::HEADER {
                 nodes.push(current);
             }
-            w.len(nodes.len() as u64);
+            w.length(nodes.len() as u64);
             for node in &nodes {
-                w.len(CONTAINER_PACKED);
+                w.length(CONTAINER_PACKED);
                 w.string(node);
             }
         }
@@ -109,7 +108,7 @@ pub fn write_value(w: &mut Writer, value: &Value) {
         }
         Value::Set(set) => {
             w.byte(TYPE_SET);
-            w.len(set.len() as u64);
+            w.length(set.len() as u64);
             for member in set.iter() {
                 w.string(&member.to_bytes());
             }
@@ -125,7 +124,7 @@ pub fn write_value(w: &mut Writer, value: &Value) {
         }
         Value::ZSet(zset) => {
             w.byte(TYPE_ZSET_2);
-            w.len(zset.len() as u64);
+            w.length(zset.len() as u64);
             // Highest score first, as Redis walks its skiplist from the tail.
             for (member, score) in zset.iter_from(zset.len().saturating_sub(1), true) {
                 w.string(member);
@@ -143,7 +142,7 @@ pub fn write_value(w: &mut Writer, value: &Value) {
         }
         Value::Hash(hash) => {
             w.byte(TYPE_HASH);
-            w.len(hash.len() as u64);
+            w.length(hash.len() as u64);
             for (field, value) in hash.iter() {
                 w.string(field);
                 w.string(value);
@@ -175,38 +174,38 @@ fn intset_blob(members: &[i64]) -> Vec<u8> {
 }
 
 fn write_id_len(w: &mut Writer, id: StreamId) {
-    w.len(id.ms);
-    w.len(id.seq);
+    w.length(id.ms);
+    w.length(id.seq);
 }
 
 fn write_stream(w: &mut Writer, stream: &Stream) {
-    w.len(stream.node_count() as u64);
+    w.length(stream.node_count() as u64);
     for (key, lp) in stream.nodes() {
         w.string(&key.to_be_bytes());
         w.string(lp);
     }
-    w.len(stream.len());
+    w.length(stream.len());
     write_id_len(w, stream.last_id);
     write_id_len(w, stream.first_id);
     write_id_len(w, stream.max_deleted_id);
-    w.len(stream.entries_added);
-    w.len(stream.groups.len() as u64);
+    w.length(stream.entries_added);
+    w.length(stream.groups.len() as u64);
     for (name, group) in &stream.groups {
         w.string(name);
         write_id_len(w, group.last_id);
         // -1 (unknown) is written as the unsigned length 2^64-1.
-        w.len(group.entries_read as u64);
-        w.len(group.pel.len() as u64);
+        w.length(group.entries_read as u64);
+        w.length(group.pel.len() as u64);
         for (id, nack) in &group.pel {
             w.raw(&id.to_be_bytes());
             w.millis(nack.delivery_time);
-            w.len(nack.delivery_count);
+            w.length(nack.delivery_count);
         }
-        w.len(group.consumers.len() as u64);
+        w.length(group.consumers.len() as u64);
         for (name, consumer) in &group.consumers {
             w.string(name);
             w.millis(consumer.seen_time);
-            w.len(consumer.pel.len() as u64);
+            w.length(consumer.pel.len() as u64);
             for id in &consumer.pel {
                 w.raw(&id.to_be_bytes());
             }
@@ -273,8 +272,7 @@ pub fn read_object(kind: u8, r: &mut Reader, limits: &EncodingLimits) -> Result<
         }
         TYPE_LIST_ZIPLIST => list_from(ziplist_strings(&r.string()?)?, limits)?,
         TYPE_SET_INTSET => {
-            let members =
-                legacy::intset_members(&r.string()?).ok_or(Corrupt("invalid intset"))?;
+            let members = legacy::intset_members(&r.string()?).ok_or(Corrupt("invalid intset"))?;
             let mut set = SetValue::new();
             for m in &members {
                 if !set.add(m.to_string().as_bytes(), limits) {
@@ -290,7 +288,7 @@ pub fn read_object(kind: u8, r: &mut Reader, limits: &EncodingLimits) -> Result<
             let mut items = Vec::new();
             for _ in 0..nodes {
                 let container = if kind == TYPE_LIST_QUICKLIST_2 {
-                    r.len()?
+                    r.length()?
                 } else {
                     CONTAINER_PACKED
                 };
@@ -349,7 +347,7 @@ fn ziplist_strings(blob: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 fn paired(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(Corrupt("odd number of elements"));
     }
     let mut out = Vec::with_capacity(items.len() / 2);
@@ -401,7 +399,7 @@ fn zset_from(items: Vec<(Vec<u8>, f64)>, limits: &EncodingLimits) -> Result<Valu
 }
 
 fn read_id_len(r: &mut Reader) -> Result<StreamId> {
-    Ok(StreamId::new(r.len()?, r.len()?))
+    Ok(StreamId::new(r.length()?, r.length()?))
 }
 
 fn read_raw_id(r: &mut Reader) -> Result<StreamId> {
@@ -413,7 +411,8 @@ fn read_stream(r: &mut Reader, v2: bool) -> Result<Stream> {
     let mut nodes = Vec::with_capacity(node_count);
     for _ in 0..node_count {
         let key = r.string()?;
-        let key = StreamId::from_be_bytes(&key).ok_or(Corrupt("stream node key is not 16 bytes"))?;
+        let key =
+            StreamId::from_be_bytes(&key).ok_or(Corrupt("stream node key is not 16 bytes"))?;
         let lp = r.string()?;
         if listpack::validate(&lp) && listpack::at_end(&lp, listpack::first(&lp)) {
             return Err(Corrupt("empty listpack inside stream"));
@@ -421,7 +420,7 @@ fn read_stream(r: &mut Reader, v2: bool) -> Result<Stream> {
         nodes.push((key, lp));
     }
     let mut stream = Stream::from_nodes(nodes).ok_or(Corrupt("invalid stream node"))?;
-    let length = r.len()?;
+    let length = r.length()?;
     if length != stream.len() {
         return Err(Corrupt("stream length does not match its nodes"));
     }
@@ -429,7 +428,7 @@ fn read_stream(r: &mut Reader, v2: bool) -> Result<Stream> {
     if v2 {
         stream.first_id = read_id_len(r)?;
         stream.max_deleted_id = read_id_len(r)?;
-        stream.entries_added = r.len()?;
+        stream.entries_added = r.length()?;
     } else {
         stream.max_deleted_id = StreamId::MIN;
         stream.entries_added = stream.len();
@@ -440,7 +439,7 @@ fn read_stream(r: &mut Reader, v2: bool) -> Result<Stream> {
         let name = r.string()?;
         let last_id = read_id_len(r)?;
         let entries_read = if v2 {
-            r.len()? as i64
+            r.length()? as i64
         } else {
             stream.estimate_distance(last_id).map_or(-1, |n| n as i64)
         };
@@ -450,7 +449,7 @@ fn read_stream(r: &mut Reader, v2: bool) -> Result<Stream> {
         for _ in 0..pel {
             let id = read_raw_id(r)?;
             let time = r.millis()?;
-            let count = r.len()?;
+            let count = r.length()?;
             if unowned.insert(id, (time, count)).is_some() {
                 return Err(Corrupt("duplicate pending entry"));
             }
@@ -466,9 +465,9 @@ fn read_stream(r: &mut Reader, v2: bool) -> Result<Stream> {
             };
             for _ in 0..owned {
                 let id = read_raw_id(r)?;
-                let (time, count) = unowned
-                    .remove(&id)
-                    .ok_or(Corrupt("consumer entry missing from the group's pending list"))?;
+                let (time, count) = unowned.remove(&id).ok_or(Corrupt(
+                    "consumer entry missing from the group's pending list",
+                ))?;
                 group.pel.insert(
                     id,
                     Nack {
