@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod dump;
+pub mod file;
 pub mod legacy;
 pub mod value;
 

@@ -20,6 +20,7 @@ pub mod expire;
 pub mod keyspace;
 pub mod lazyfree;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -41,6 +42,8 @@ pub const LODESTONE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub enum StartError {
     Bind(String),
     Runtime(std::io::Error),
+    /// The RDB file could not be loaded.
+    Load(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -48,6 +51,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Bind(e) => write!(f, "{e}"),
             StartError::Runtime(e) => write!(f, "could not start the runtime: {e}"),
+            StartError::Load(e) => write!(f, "{e}"),
         }
     }
 }
@@ -76,6 +80,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
 async fn serve(server: Arc<Server>) -> Result<(), StartError> {
     let port = server.config.get_i64("port") as u16;
     let listeners = bind_listeners(&server.config.get("bind"), port).map_err(StartError::Bind)?;
+    persist::load_at_startup(&server).map_err(StartError::Load)?;
     let workers = start_workers(&server)?;
     let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel();
     let (rebind_tx, mut rebind_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -130,9 +135,34 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
             }
         }
     }
-    tracing::warn!("User requested shutdown...");
+    save_on_shutdown(&server);
     tracing::info!("Lodestone is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Writes the RDB file on the way out when save points are set (or SHUTDOWN SAVE),
+/// unless SHUTDOWN NOSAVE.
+fn save_on_shutdown(server: &Server) {
+    let mode = server
+        .shutdown_save
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let wanted = match mode {
+        1 => true,
+        2 => false,
+        _ => persist::has_save_points(server),
+    };
+    if !wanted {
+        return;
+    }
+    tracing::info!("Saving the final RDB snapshot before exiting.");
+    match server.keyspace.lock_all(false) {
+        Ok(mut locked) => {
+            if let Err(e) = persist::save(server, &mut locked) {
+                tracing::warn!("Error trying to save the DB, can't exit: {e}");
+            }
+        }
+        Err(_) => tracing::warn!("Could not lock the keyspace to save before exiting"),
+    }
 }
 
 /// Spawns one accept loop per listener; returns their handles (to stop them on rebind).

@@ -230,6 +230,10 @@ pub struct Server {
     /// Writes since the last save (INFO `rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
     pub lastsave_s: AtomicI64,
+    /// Whether the last save succeeded (INFO `rdb_last_bgsave_status`).
+    pub last_save_ok: AtomicBool,
+    /// How a SHUTDOWN asked to treat the save: 0 by the config, 1 SAVE, 2 NOSAVE.
+    pub shutdown_save: std::sync::atomic::AtomicU8,
     pub active_expire_enabled: AtomicBool,
     pub executable: String,
     pub metrics: Metrics,
@@ -283,6 +287,8 @@ impl Server {
             threads,
             dirty: AtomicU64::new(0),
             lastsave_s: AtomicI64::new(now / 1000),
+            last_save_ok: AtomicBool::new(true),
+            shutdown_save: std::sync::atomic::AtomicU8::new(0),
             active_expire_enabled: AtomicBool::new(true),
             rebind: Mutex::new(None),
             executable: std::env::current_exe()

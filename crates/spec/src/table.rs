@@ -279,6 +279,7 @@ pub enum CommandId {
     XinfoHelp,
     Dump,
     Restore,
+    Save,
 }
 
 /// Every command and subcommand.
@@ -4075,6 +4076,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "2.6.0",
         summary: "Creates a key from a DUMP payload.",
         complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        tips: &[],
+    },
+    CommandSpec {
+        id: CommandId::Save,
+        name: "save",
+        container: None,
+        arity: 1,
+        flags: CMD_NO_ASYNC_LOADING | CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI | CMD_ALL_SHARDS,
+        acl: 0,
+        key_specs: &[],
+        group: Group::Server,
+        since: "1.0.0",
+        summary: "Writes a snapshot of the data to the RDB file, blocking until done.",
+        complexity: "O(N) where N is the total number of keys in all databases",
         tips: &[],
     },
 ];

@@ -44,12 +44,52 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.ok();
             Ok(())
         }
-        (b"reload" | b"loadaof" | b"jmap", _) => Err(Error::err(format!(
+        (b"reload", _) => reload(ctx),
+        (b"loadaof" | b"jmap", _) => Err(Error::err(format!(
             "DEBUG {} is not supported yet",
             String::from_utf8_lossy(&sub).to_uppercase()
         ))),
         _ => Err(subcommand_syntax_error(ctx)),
     }
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the RDB file, empties the keyspace
+/// and loads the file back (DEBUG is flagged to hold every shard).
+fn reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut merge, mut noflush, mut nosave) = (false, false, false);
+    for i in 2..ctx.argc() {
+        if ctx.arg_is(i, "merge") {
+            merge = true;
+        } else if ctx.arg_is(i, "noflush") {
+            noflush = true;
+        } else if ctx.arg_is(i, "nosave") {
+            nosave = true;
+        } else {
+            return Err(Error::err(
+                "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    if !nosave {
+        crate::persist::save(ctx.server, &mut ctx.keys.locked)
+            .map_err(|_| Error::err("Error trying to save the DB"))?;
+    }
+    let data = std::fs::read(crate::persist::rdb_path(ctx.server))
+        .map_err(|_| Error::err("Error trying to load the RDB dump, check server logs."))?;
+    if !noflush {
+        for shard in ctx.keys.locked.shards() {
+            for db in shard.dbs.iter_mut() {
+                db.take_all();
+            }
+        }
+    }
+    crate::persist::load_into(ctx.server, &mut ctx.keys.locked, &data, merge).map_err(|e| {
+        tracing::warn!("DEBUG RELOAD: {e}");
+        Error::err("Error trying to load the RDB dump, check server logs.")
+    })?;
+    ctx.keys.propagate_none();
+    ctx.out.ok();
+    Ok(())
 }
 
 /// DEBUG EFFECTS START|GET|STOP: Lodestone's window on the effect stream (what AOF and

@@ -44,9 +44,18 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
 /// name clashes are found there) and records it, under the registry's write lock so two
 /// loads cannot both pass.
 fn load_into_registry(ctx: &mut Ctx, code: &[u8], replace: bool) -> Result<String, Error> {
-    let scripting = &ctx.server.scripting;
+    load_library(ctx.server, code, replace)
+}
+
+/// Compiles a library and adds it to the registry (FUNCTION LOAD/RESTORE, RDB load).
+pub(crate) fn load_library(
+    server: &crate::server::Server,
+    code: &[u8],
+    replace: bool,
+) -> Result<String, Error> {
+    let scripting = &server.scripting;
     let mut libraries = scripting.libraries.write();
-    let info = scripting::with_engine_using(ctx.server, &libraries, |engine| {
+    let info = scripting::with_engine_using(server, &libraries, |engine| {
         engine.load_library(code, replace)
     })
     .and_then(|loaded| loaded)

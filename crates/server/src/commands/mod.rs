@@ -282,6 +282,7 @@ pub fn handler(id: CommandId) -> Handler {
         CommandId::ConfigHelp => server::config_help,
         CommandId::Time => server::time,
         CommandId::Lastsave => server::lastsave,
+        CommandId::Save => server::save,
         CommandId::Slowlog => server::slowlog,
         CommandId::SlowlogGet => server::slowlog_get,
         CommandId::SlowlogLen => server::slowlog_len,

@@ -65,6 +65,21 @@ pub fn time(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: writes the RDB file now, with every shard held (flagged to lock all shards),
+/// so the snapshot is one point in time.
+pub fn save(ctx: &mut Ctx) -> CmdResult {
+    match crate::persist::save(ctx.server, &mut ctx.keys.locked) {
+        Ok(()) => {
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("Failed opening the temp RDB file or writing it: {e}");
+            Err(Error::err("Errors trying to SAVE. Check logs."))
+        }
+    }
+}
+
 pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
     ctx.out
         .integer(ctx.server.lastsave_s.load(Ordering::Relaxed));
@@ -179,8 +194,9 @@ pub fn memory_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is nothing to save yet, so every
-/// accepted form stops the server at once; the connection closes without a reply.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the server at once (the RDB file
+/// is written on the way out when save points are set, or with SAVE; not with NOSAVE);
+/// the connection closes without a reply.
 pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
     let (mut save, mut nosave, mut other, mut abort) = (false, false, false, false);
     for i in 1..ctx.argc() {
@@ -200,6 +216,14 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         return Err(Error::err("No shutdown in progress."));
     }
     tracing::warn!("User requested shutdown...");
+    let mode = if nosave {
+        2
+    } else if save {
+        1
+    } else {
+        0
+    };
+    ctx.server.shutdown_save.store(mode, Ordering::Relaxed);
     ctx.client.close_after_reply = true;
     ctx.server.request_shutdown();
     Ok(())

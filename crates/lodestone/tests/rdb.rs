@@ -1,0 +1,358 @@
+//! RDB files: SAVE writes a file redis-server loads (and redis-check-rdb accepts), a
+//! file redis-server wrote loads into Lodestone, the data survives SHUTDOWN and
+//! DEBUG RELOAD, and a damaged file stops the start instead of losing data silently.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::free_port;
+use redis::Value;
+
+/// A server process on a directory we choose (the RDB file lives there).
+struct Proc {
+    child: Child,
+    port: u16,
+}
+
+impl Proc {
+    fn lodestone(dir: &Path) -> Proc {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_lodestone"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--dir",
+                dir.to_str().expect("path"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lodestone");
+        Proc::ready(child, port)
+    }
+
+    fn redis(dir: &Path) -> Option<Proc> {
+        if !Path::new("/usr/bin/redis-server").exists() {
+            assert!(
+                std::env::var("CI").is_err(),
+                "redis-server is required in CI"
+            );
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "yes",
+            ])
+            .args(["--dir", dir.to_str().expect("path")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        Some(Proc::ready(child, port))
+    }
+
+    fn ready(child: Child, port: u16) -> Proc {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut proc = Proc { child, port };
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = proc.child.try_wait() {
+                panic!("server exited at start: {status}");
+            }
+            if let Ok(mut c) = redis::Client::open(proc.url()).and_then(|c| c.get_connection()) {
+                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                    return proc;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = proc.child.kill();
+        panic!("server on {port} did not start");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// SHUTDOWN with `args` and waits for the process to exit.
+    fn shutdown(mut self, args: &[&str]) {
+        let mut c = self.conn();
+        let _ = redis::cmd("SHUTDOWN").arg(args).query::<Value>(&mut c);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server did not exit");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "lodestone-rdb-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn q(c: &mut redis::Connection, args: &[&str]) -> Value {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn text(v: Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+        Value::SimpleString(s) => s,
+        Value::Int(n) => n.to_string(),
+        Value::Array(mut items) if items.len() == 1 => text(items.remove(0)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every type and encoding, TTLs, several databases, a function library.
+fn fill(c: &mut redis::Connection) {
+    let many: Vec<String> = (0..3000).map(|i| format!("v{i}")).collect();
+    let mut big_list = vec!["RPUSH", "list:big"];
+    big_list.extend(many.iter().map(String::as_str));
+    q(c, &big_list);
+    let mut big_set = vec!["SADD", "set:big"];
+    big_set.extend(many.iter().map(String::as_str));
+    q(c, &big_set);
+    let pairs: Vec<String> = (0..600)
+        .flat_map(|i| [format!("f{i}"), format!("{i}")])
+        .collect();
+    let mut big_hash = vec!["HSET", "hash:big"];
+    big_hash.extend(pairs.iter().map(String::as_str));
+    q(c, &big_hash);
+    let scored: Vec<String> = (0..300)
+        .flat_map(|i| [format!("{}", i as f64 / 7.0), format!("m{i}")])
+        .collect();
+    let mut big_zset = vec!["ZADD", "zset:big"];
+    big_zset.extend(scored.iter().map(String::as_str));
+    q(c, &big_zset);
+    for cmd in [
+        &["SET", "str", "hello"][..],
+        &["SET", "int", "-12345"],
+        &["SET", "long", &"x".repeat(500)],
+        &["SET", "volatile", "v", "EX", "5000"],
+        &["RPUSH", "list", "a", "1", "b"],
+        &["SADD", "set:ints", "1", "-5", "70000", "5000000000"],
+        &["SADD", "set:words", "a", "b"],
+        &["HSET", "hash", "a", "1", "b", "2"],
+        &["ZADD", "zset", "1", "a", "2.5", "b", "-inf", "c"],
+        &["XADD", "stream", "1-1", "f", "v"],
+        &["XADD", "stream", "2-1", "f", "w", "g", "x"],
+        &["XGROUP", "CREATE", "stream", "grp", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "grp",
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "stream",
+            ">",
+        ],
+        &["SELECT", "5"],
+        &["SET", "in-db-5", "yes"],
+        &["SELECT", "0"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib\nredis.register_function('f', function() return 7 end)",
+        ],
+    ] {
+        q(c, cmd);
+    }
+}
+
+/// What must match after a file moves between servers.
+fn state(c: &mut redis::Connection) -> Vec<String> {
+    let mut out = vec![text(q(c, &["DEBUG", "DIGEST"]))];
+    for key in [
+        "str",
+        "int",
+        "long",
+        "list",
+        "list:big",
+        "set:ints",
+        "set:words",
+        "set:big",
+        "hash",
+        "hash:big",
+        "zset",
+        "zset:big",
+        "stream",
+    ] {
+        out.push(format!(
+            "{key} {} {}",
+            text(q(c, &["OBJECT", "ENCODING", key])),
+            text(q(c, &["DEBUG", "DIGEST-VALUE", key]))
+        ));
+    }
+    let ttl = text(q(c, &["TTL", "volatile"]));
+    out.push(format!(
+        "ttl>4900: {}",
+        ttl.parse::<i64>().unwrap_or(0) > 4900
+    ));
+    out.push(text(q(c, &["FCALL", "f", "0"])));
+    out.push(format!("{:?}", q(c, &["XPENDING", "stream", "grp"])));
+    out.push(format!("{:?}", q(c, &["XINFO", "GROUPS", "stream"])));
+    q(c, &["SELECT", "5"]);
+    out.push(text(q(c, &["GET", "in-db-5"])));
+    q(c, &["SELECT", "0"]);
+    out
+}
+
+#[test]
+fn files_move_both_ways_with_redis() {
+    let ours = scratch("ours");
+    let theirs = scratch("theirs");
+    let lodestone = Proc::lodestone(&ours);
+    let Some(redis_server) = Proc::redis(&theirs) else {
+        return;
+    };
+    let mut l = lodestone.conn();
+    let mut r = redis_server.conn();
+    fill(&mut l);
+    fill(&mut r);
+    let expected = state(&mut r);
+    assert_eq!(state(&mut l), expected);
+    assert_eq!(q(&mut l, &["SAVE"]), Value::Okay);
+    assert_eq!(q(&mut r, &["SAVE"]), Value::Okay);
+
+    // redis-check-rdb (Debian's redis-tools) accepts our file.
+    if Path::new("/usr/bin/redis-check-rdb").exists() {
+        let check = Command::new("/usr/bin/redis-check-rdb")
+            .arg(ours.join("dump.rdb"))
+            .output()
+            .expect("redis-check-rdb");
+        let report = String::from_utf8_lossy(&check.stdout);
+        assert!(check.status.success(), "{report}");
+        assert!(report.contains("RDB looks OK"), "{report}");
+    }
+
+    // Swap the files: each server type loads the other's.
+    let into_redis = scratch("into-redis");
+    let into_lodestone = scratch("into-lodestone");
+    std::fs::copy(ours.join("dump.rdb"), into_redis.join("dump.rdb")).expect("copy");
+    std::fs::copy(theirs.join("dump.rdb"), into_lodestone.join("dump.rdb")).expect("copy");
+    let redis_loaded = Proc::redis(&into_redis).expect("redis-server");
+    let lodestone_loaded = Proc::lodestone(&into_lodestone);
+    assert_eq!(state(&mut redis_loaded.conn()), expected);
+    assert_eq!(state(&mut lodestone_loaded.conn()), expected);
+    for dir in [ours, theirs, into_redis, into_lodestone] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn data_survives_shutdown_and_debug_reload() {
+    let dir = scratch("restart");
+    let first = Proc::lodestone(&dir);
+    let mut c = first.conn();
+    fill(&mut c);
+    q(&mut c, &["SET", "late", "write"]);
+    let before = state(&mut c);
+    assert_eq!(q(&mut c, &["DEBUG", "RELOAD"]), Value::Okay);
+    assert_eq!(state(&mut c), before);
+    // The default save points mean SHUTDOWN saves.
+    drop(c);
+    first.shutdown(&[]);
+    let second = Proc::lodestone(&dir);
+    let mut c = second.conn();
+    assert_eq!(state(&mut c), before);
+    assert_eq!(text(q(&mut c, &["GET", "late"])), "write");
+    // NOSAVE keeps the file as it was.
+    q(&mut c, &["SET", "lost", "x"]);
+    drop(c);
+    second.shutdown(&["NOSAVE"]);
+    let third = Proc::lodestone(&dir);
+    let mut c = third.conn();
+    assert_eq!(q(&mut c, &["EXISTS", "lost"]), Value::Int(0));
+    assert_eq!(text(q(&mut c, &["GET", "late"])), "write");
+    drop(third);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_damaged_file_stops_the_start() {
+    let dir = scratch("damaged");
+    let server = Proc::lodestone(&dir);
+    let mut c = server.conn();
+    fill(&mut c);
+    assert_eq!(q(&mut c, &["SAVE"]), Value::Okay);
+    drop(c);
+    drop(server);
+    let path = dir.join("dump.rdb");
+    let good = std::fs::read(&path).expect("read");
+    for damage in [good.len() / 2, good.len() - 3] {
+        let mut bad = good.clone();
+        bad[damage] ^= 0x40;
+        std::fs::write(&path, &bad).expect("write");
+        let port = free_port();
+        let status = Command::new(env!("CARGO_BIN_EXE_lodestone"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--dir",
+                dir.to_str().expect("path"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run lodestone");
+        assert!(
+            !status.success(),
+            "started on a damaged file (byte {damage})"
+        );
+    }
+    std::fs::write(&path, &good[..good.len() / 3]).expect("write");
+    let port = free_port();
+    let status = Command::new(env!("CARGO_BIN_EXE_lodestone"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.to_str().expect("path"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run lodestone");
+    assert!(!status.success(), "started on a truncated file");
+    let _ = std::fs::remove_dir_all(dir);
+}
