@@ -138,8 +138,9 @@ pub fn load_into(
         },
     )
     .map_err(|e| e.0.to_string())?;
+    // Existing libraries are replaced only when merging (DEBUG RELOAD MERGE).
     for code in &loaded.functions {
-        crate::commands::function::load_library(server, code, true)
+        crate::commands::function::load_library(server, code, merge)
             .map_err(|e| format!("function library: {}", e.message()))?;
     }
     Ok(count)

@@ -82,6 +82,9 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
                 db.take_all();
             }
         }
+        // Redis empties the function libraries with the data.
+        ctx.server.scripting.libraries.write().clear();
+        ctx.server.scripting.libraries_changed();
     }
     crate::persist::load_into(ctx.server, &mut ctx.keys.locked, &data, merge).map_err(|e| {
         tracing::warn!("DEBUG RELOAD: {e}");
