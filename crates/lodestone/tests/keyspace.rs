@@ -642,7 +642,7 @@ fn differential_against_redis() {
         vec!["EXPIRE", "f", "100", "XX", "NX"],
         vec!["EXPIRE", "f", "100", "NX", "GT"],
         vec!["EXPIRE", "f", "100", "GT", "LT"],
-        vec!["EXPIRE", "f", "100", "XX", "GT", "XX"],
+        vec!["EXPIRE", "f", "101", "XX", "GT", "XX"],
         vec!["EXPIRE", "f", "100", "FOO"],
         vec!["EXPIRE", "f", "abc"],
         vec!["EXPIRE", "f", "abc", "FOO"],
