@@ -84,21 +84,23 @@ impl<W: Write> FileWriter<W> {
         self.flush_if_full()
     }
 
+    /// Switches to database `db` without resize hints (a snapshot written while the
+    /// keyspace changes returns to a database it already started).
+    pub fn select_db_again(&mut self, db: usize) -> io::Result<()> {
+        self.w.byte(OPCODE_SELECTDB);
+        self.w.length(db as u64);
+        self.flush_if_full()
+    }
+
     /// One key: its expiry (absolute Unix ms) if any, then type, key and value.
     pub fn entry(&mut self, key: &[u8], value: &Value, expire_ms: Option<i64>) -> io::Result<()> {
-        if let Some(ms) = expire_ms {
-            self.w.byte(OPCODE_EXPIRETIME_MS);
-            self.w.millis(ms);
-        }
-        let start = self.w.buf.len();
-        write_value(&mut self.w, value);
-        // The type byte goes before the key: move the key in after it.
-        let kind = self.w.buf[start];
-        let object = self.w.buf.split_off(start + 1);
-        self.w.buf.truncate(start);
-        self.w.byte(kind);
-        self.w.string(key);
-        self.w.raw(&object);
+        write_entry(&mut self.w, key, value, expire_ms);
+        self.flush_if_full()
+    }
+
+    /// Entries already encoded by [`encode_entry`].
+    pub fn encoded_entries(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.w.raw(bytes);
         self.flush_if_full()
     }
 
@@ -118,6 +120,32 @@ impl<W: Write> FileWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// Appends one key as [`FileWriter::entry`] writes it, for entries encoded away from
+/// the file (a snapshot's writers keep old values this way).
+pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms: Option<i64>) {
+    let mut w = Writer {
+        buf: std::mem::take(out),
+    };
+    write_entry(&mut w, key, value, expire_ms);
+    *out = w.buf;
+}
+
+fn write_entry(w: &mut Writer, key: &[u8], value: &Value, expire_ms: Option<i64>) {
+    if let Some(ms) = expire_ms {
+        w.byte(OPCODE_EXPIRETIME_MS);
+        w.millis(ms);
+    }
+    let start = w.buf.len();
+    write_value(w, value);
+    // The type byte goes before the key: move the key in after it.
+    let kind = w.buf[start];
+    let object = w.buf.split_off(start + 1);
+    w.buf.truncate(start);
+    w.byte(kind);
+    w.string(key);
+    w.raw(&object);
 }
 
 /// What the loader hands over besides keys.

@@ -276,7 +276,7 @@ impl<'a> KeyAccess<'a> {
             }
             return None;
         };
-        if part.entry_at_mut(index)?.is_expired(now) {
+        if part.entry_at(index)?.is_expired(now) {
             let gone = part.remove(key);
             if self.track_ready && gone.is_some_and(|e| is_stream(&e.value)) {
                 self.ready.push_back((db, key.into()));

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
     BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALLOW_BUSY,
-    CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
+    CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_WRITE,
 };
 use smallvec::SmallVec;
 
@@ -87,6 +87,12 @@ pub fn process_command(
         }
         client.authenticated = true;
     }
+    if is_write_or_ping(spec, client) {
+        if let Some(message) = crate::persist::writes_refused(server) {
+            reject_command(server, client, stats, out, spec, message);
+            return;
+        }
+    }
     if client.subscribed() && client.protocol() == lodestone_resp::Protocol::Resp2 {
         if let Err(message) = check_subscribed_context(spec) {
             reject_command(server, client, stats, out, spec, &message);
@@ -139,6 +145,19 @@ pub fn process_command(
         }
         out.buf.truncate(reply_start);
         all = true;
+    }
+}
+
+/// The commands a disk error refuses: writes (EXEC when it queued one) and, as in
+/// Redis, PING, so that a health check notices.
+fn is_write_or_ping(spec: &CommandSpec, client: &ClientState) -> bool {
+    match spec.id {
+        CommandId::Ping => true,
+        CommandId::Exec => client
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.queued.iter().any(|(_, s)| s.has(CMD_WRITE))),
+        _ => spec.has(CMD_WRITE),
     }
 }
 

@@ -7,6 +7,7 @@
 //! atomic and run in parallel when their keys are on different shards. Idle workers park
 //! in epoll; nothing spins. `docs/ARCHITECTURE.md` has the full map.
 
+pub mod aof;
 pub mod blocking;
 pub mod client;
 pub mod commands;
@@ -19,11 +20,13 @@ pub mod errors;
 pub mod expire;
 pub mod keyspace;
 pub mod lazyfree;
+pub mod loading;
 pub mod notify;
 pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
+pub mod snapshot;
 pub mod watch;
 
 use std::sync::Arc;
@@ -69,7 +72,7 @@ pub fn worker_count(config: &Config) -> usize {
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub fn run(config: Config) -> Result<(), StartError> {
     let threads = worker_count(&config);
-    let server = Arc::new(Server::new(config, threads));
+    let server = Server::new(config, threads).into_arc();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -96,6 +99,7 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
 
     let mut next = 0usize;
     tokio::spawn(expire::cron(server.clone()));
+    start_persistence_cron(&server);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(StartError::Runtime)?;
     loop {
@@ -142,7 +146,32 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
 
 /// Writes the RDB file on the way out when save points are set (or SHUTDOWN SAVE),
 /// unless SHUTDOWN NOSAVE.
+/// Save points and scheduled BGSAVEs are checked every 100 ms on a thread of their own:
+/// starting a snapshot takes every shard lock, which must not stall the accept loop.
+fn start_persistence_cron(server: &Arc<Server>) {
+    let weak = Arc::downgrade(server);
+    let spawned = std::thread::Builder::new()
+        .name("lodestone-persist".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let Some(server) = weak.upgrade() else { return };
+            if server
+                .shutting_down
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return;
+            }
+            persist::cron_tick(&server);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("Could not start the persistence cron: {e}");
+    }
+}
+
 fn save_on_shutdown(server: &Server) {
+    // A background save in progress is abandoned (its temp file removed), as Redis
+    // kills its child.
+    server.snapshots.cancel();
     let mode = server
         .shutdown_save
         .load(std::sync::atomic::Ordering::Relaxed);

@@ -18,6 +18,7 @@ use lodestone_store::{Entry, Key, NO_EXPIRE};
 
 use crate::keyspace::Locked;
 use crate::server::Server;
+use crate::snapshot::{Purpose, Refused};
 
 /// Where the RDB file lives (the process's working directory is `dir`).
 pub fn rdb_path(server: &Server) -> PathBuf {
@@ -39,7 +40,6 @@ pub fn save(server: &Server, locked: &mut Locked) -> io::Result<()> {
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
-        server.last_save_ok.store(false, Ordering::Relaxed);
         return result;
     }
     server.dirty.store(0, Ordering::Relaxed);
@@ -47,6 +47,7 @@ pub fn save(server: &Server, locked: &mut Locked) -> io::Result<()> {
         .lastsave_s
         .store(lodestone_util::clock::now_ms() / 1000, Ordering::Relaxed);
     server.last_save_ok.store(true, Ordering::Relaxed);
+    server.snapshots.state.lock().last_bgsave_ok = true;
     tracing::info!("DB saved on disk");
     Ok(())
 }
@@ -55,15 +56,7 @@ fn write_snapshot(server: &Server, locked: &mut Locked, path: &PathBuf) -> io::R
     let file = File::create(path)?;
     let checksum = server.config.get_bool("rdbchecksum");
     let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), checksum);
-    let now_s = lodestone_util::clock::now_ms() / 1000;
-    w.aux("redis-ver", crate::REDIS_VERSION.as_bytes())?;
-    w.aux("redis-bits", b"64")?;
-    w.aux("ctime", now_s.to_string().as_bytes())?;
-    w.aux(
-        "used-mem",
-        crate::commands::info::used_memory().to_string().as_bytes(),
-    )?;
-    w.aux("aof-base", b"0")?;
+    write_header(&mut w, false)?;
     let libraries: Vec<std::sync::Arc<[u8]>> = server
         .scripting
         .libraries
@@ -92,6 +85,20 @@ fn write_snapshot(server: &Server, locked: &mut Locked, path: &PathBuf) -> io::R
     let out = w.finish()?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()
+}
+
+/// The auxiliary fields Redis writes at the top of a file; `aof_base` marks the base
+/// file of an AOF (its RDB preamble).
+pub fn write_header<W: std::io::Write>(w: &mut FileWriter<W>, aof_base: bool) -> io::Result<()> {
+    let now_s = lodestone_util::clock::now_ms() / 1000;
+    w.aux("redis-ver", crate::REDIS_VERSION.as_bytes())?;
+    w.aux("redis-bits", b"64")?;
+    w.aux("ctime", now_s.to_string().as_bytes())?;
+    w.aux(
+        "used-mem",
+        crate::commands::info::used_memory().to_string().as_bytes(),
+    )?;
+    w.aux("aof-base", if aof_base { b"1" } else { b"0" })
 }
 
 /// Loads `data` (an RDB file) into the locked keyspace. Keys already expired are
@@ -168,6 +175,76 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Starts a background save of the RDB file. The caller holds every shard.
+pub fn start_bgsave(server: &Server, locked: &mut Locked) -> Result<(), Refused> {
+    let temp = PathBuf::from(format!("temp-bg-{}.rdb", std::process::id()));
+    crate::snapshot::start(server, locked, Purpose::Rdb, temp, rdb_path(server), None)
+}
+
+/// Why writes are refused after a failed background save
+/// (`stop-writes-on-bgsave-error`), if they are.
+pub fn writes_refused(server: &Server) -> Option<&'static str> {
+    if server.last_save_ok.load(Ordering::Relaxed) {
+        return None;
+    }
+    (server.config.get_bool("stop-writes-on-bgsave-error") && has_save_points(server)).then_some(
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.",
+    )
+}
+
+/// The save points of `save` as (seconds, changes).
+pub fn save_points(server: &Server) -> Vec<(i64, u64)> {
+    let text = server.config.get("save");
+    let numbers: Vec<i64> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    numbers
+        .chunks_exact(2)
+        .map(|p| (p[0], p[1].max(0) as u64))
+        .collect()
+}
+
+/// Seconds a failed background save waits before a save point tries again (Redis's
+/// `CONFIG_BGSAVE_RETRY_DELAY`).
+const BGSAVE_RETRY_DELAY_S: i64 = 5;
+
+/// One tick of the persistence cron (every 100 ms): a save point reached or a
+/// scheduled BGSAVE starts a background save.
+pub fn cron_tick(server: &Server) {
+    let now_s = lodestone_util::clock::now_ms() / 1000;
+    let (due, retry_ok) = {
+        let state = server.snapshots.state.lock();
+        if state.running.is_some() {
+            return;
+        }
+        (
+            state.bgsave_scheduled,
+            state.last_bgsave_ok || now_s - state.last_bgsave_try_s > BGSAVE_RETRY_DELAY_S,
+        )
+    };
+    if !retry_ok {
+        return;
+    }
+    let dirty = server.dirty.load(Ordering::Relaxed);
+    let since = now_s - server.lastsave_s.load(Ordering::Relaxed);
+    let point = save_points(server)
+        .into_iter()
+        .find(|&(seconds, changes)| dirty >= changes && since > seconds);
+    if !due && point.is_none() {
+        return;
+    }
+    if let Some((seconds, changes)) = point {
+        tracing::info!("{changes} changes in {seconds} seconds. Saving...");
+    }
+    let Ok(mut locked) = server.keyspace.lock_all(false) else {
+        return;
+    };
+    if start_bgsave(server, &mut locked).is_ok() {
+        server.snapshots.state.lock().bgsave_scheduled = false;
+    }
 }
 
 /// Whether `save` points are configured (Redis saves at shutdown then).

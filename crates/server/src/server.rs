@@ -234,6 +234,12 @@ pub struct Server {
     pub last_save_ok: AtomicBool,
     /// How a SHUTDOWN asked to treat the save: 0 by the config, 1 SAVE, 2 NOSAVE.
     pub shutdown_save: std::sync::atomic::AtomicU8,
+    /// Background snapshots (BGSAVE, AOF rewrites).
+    pub snapshots: crate::snapshot::Snapshots,
+    /// The dataset load at startup (INFO `loading`, `-LOADING`).
+    pub loading: crate::loading::Loading,
+    /// The server's own `Arc`, for background threads started from a command.
+    me: std::sync::OnceLock<std::sync::Weak<Server>>,
     pub active_expire_enabled: AtomicBool,
     pub executable: String,
     pub metrics: Metrics,
@@ -256,6 +262,18 @@ impl Server {
             .hot
             .notify_keyspace_events
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Wraps the server in its `Arc` and lets it hand that out ([`Server::me`]).
+    pub fn into_arc(self) -> Arc<Server> {
+        let server = Arc::new(self);
+        let _ = server.me.set(Arc::downgrade(&server));
+        server
+    }
+
+    /// The server's own `Arc` (None if it was not made by [`Server::into_arc`]).
+    pub fn me(&self) -> Option<Arc<Server>> {
+        self.me.get().and_then(std::sync::Weak::upgrade)
     }
 
     pub fn new(config: Config, threads: usize) -> Server {
@@ -289,6 +307,9 @@ impl Server {
             lastsave_s: AtomicI64::new(now / 1000),
             last_save_ok: AtomicBool::new(true),
             shutdown_save: std::sync::atomic::AtomicU8::new(0),
+            snapshots: Default::default(),
+            loading: Default::default(),
+            me: std::sync::OnceLock::new(),
             active_expire_enabled: AtomicBool::new(true),
             rebind: Mutex::new(None),
             executable: std::env::current_exe()

@@ -280,6 +280,8 @@ pub enum CommandId {
     Dump,
     Restore,
     Save,
+    Bgsave,
+    Bgrewriteaof,
 }
 
 /// Every command and subcommand.
@@ -4090,6 +4092,34 @@ pub static COMMANDS: &[CommandSpec] = &[
         since: "1.0.0",
         summary: "Writes a snapshot of the data to the RDB file, blocking until done.",
         complexity: "O(N) where N is the total number of keys in all databases",
+        tips: &[],
+    },
+    CommandSpec {
+        id: CommandId::Bgsave,
+        name: "bgsave",
+        container: None,
+        arity: -1,
+        flags: CMD_NO_ASYNC_LOADING | CMD_ADMIN | CMD_NOSCRIPT | CMD_ALL_SHARDS,
+        acl: 0,
+        key_specs: &[],
+        group: Group::Server,
+        since: "1.0.0",
+        summary: "Writes a snapshot of the data to the RDB file in the background while clients keep working.",
+        complexity: "O(1)",
+        tips: &[],
+    },
+    CommandSpec {
+        id: CommandId::Bgrewriteaof,
+        name: "bgrewriteaof",
+        container: None,
+        arity: 1,
+        flags: CMD_NO_ASYNC_LOADING | CMD_ADMIN | CMD_NOSCRIPT | CMD_ALL_SHARDS,
+        acl: 0,
+        key_specs: &[],
+        group: Group::Server,
+        since: "1.0.0",
+        summary: "Rewrites the append-only file in the background as a compact base plus a fresh increment.",
+        complexity: "O(1)",
         tips: &[],
     },
 ];

@@ -8,6 +8,8 @@
 //! present for the whole scan is returned whatever is inserted or deleted meanwhile (the
 //! guarantee Redis gives), and a step costs O(COUNT).
 
+use std::sync::Arc;
+
 use indexmap::{IndexMap, IndexSet};
 use rand::Rng;
 
@@ -24,6 +26,9 @@ pub struct Entry {
     pub expire_ms: i64,
     /// Last access, in seconds of the server's LRU clock (OBJECT IDLETIME).
     pub access_s: u32,
+    /// The last snapshot epoch that has this entry (see [`DbSnapshot`]); sits in what
+    /// would otherwise be padding.
+    pub snap_epoch: u32,
 }
 
 impl Entry {
@@ -32,6 +37,7 @@ impl Entry {
             value,
             expire_ms: NO_EXPIRE,
             access_s: 0,
+            snap_epoch: 0,
         }
     }
 
@@ -44,11 +50,44 @@ impl Entry {
 /// shard).
 pub const SCAN_HASH_BITS: u32 = 48;
 
+/// The keys of one db part.
+pub type KeyMap = IndexMap<Key, Entry, KeyHasher>;
+
+/// Where a snapshot in progress puts the entries writers are about to change.
+pub trait SnapshotKeeper: Send + Sync + std::fmt::Debug {
+    /// `entry` of `key` (database `db` as numbered when the snapshot began) is about to
+    /// change or go: record it as it is now.
+    fn keep(&self, db: usize, key: &[u8], entry: &Entry);
+    /// A whole db part left the keyspace (FLUSHALL): its entries older than `epoch`
+    /// belong to the snapshot.
+    fn keep_all(&self, db: usize, epoch: u32, keys: KeyMap);
+}
+
+/// A point-in-time snapshot in progress over one db part (BGSAVE without fork).
+///
+/// Every entry that existed when it began is written exactly once, as it was then:
+/// a walker visits entries from the top index down, stamping each with `epoch`, and
+/// any change to an entry not yet stamped first hands its old state to the keeper
+/// (then stamps it). New entries are stamped as they come, so the walk skips them.
+/// Why top-down is enough: the map moves an entry only by `swap_remove`, which moves
+/// the last entry into the freed slot, and the walk skips stamped entries wherever
+/// they land; an unstamped last entry moved below the cursor is still ahead of it.
+#[derive(Debug)]
+pub struct DbSnapshot {
+    pub epoch: u32,
+    /// This part's database number when the snapshot began (SWAPDB moves parts).
+    pub db: usize,
+    /// Entries at indices from here up have been visited.
+    cursor: usize,
+    keeper: Arc<dyn SnapshotKeeper>,
+}
+
 /// One database's part of one shard.
 #[derive(Debug)]
 pub struct Db {
-    map: IndexMap<Key, Entry, KeyHasher>,
+    map: KeyMap,
     expires: IndexSet<Key, KeyHasher>,
+    snapshot: Option<Box<DbSnapshot>>,
 }
 
 impl Db {
@@ -56,6 +95,69 @@ impl Db {
         Db {
             map: IndexMap::with_hasher(hasher.clone()),
             expires: IndexSet::with_hasher(hasher.clone()),
+            snapshot: None,
+        }
+    }
+
+    /// Starts a snapshot of this part as database `db`.
+    pub fn begin_snapshot(&mut self, epoch: u32, db: usize, keeper: Arc<dyn SnapshotKeeper>) {
+        self.snapshot = Some(Box::new(DbSnapshot {
+            epoch,
+            db,
+            cursor: self.map.len(),
+            keeper,
+        }));
+    }
+
+    /// Visits up to `budget` entries the running snapshot has not got yet, stamping
+    /// them. Returns the snapshot's database number and whether the walk is done (true
+    /// also when no snapshot runs).
+    pub fn snapshot_step(
+        &mut self,
+        budget: usize,
+        mut visit: impl FnMut(usize, &Key, &Entry),
+    ) -> bool {
+        let Some(snap) = self.snapshot.as_deref_mut() else {
+            return true;
+        };
+        let mut visited = 0;
+        while snap.cursor > 0 && visited < budget {
+            snap.cursor -= 1;
+            if let Some((key, entry)) = self.map.get_index_mut(snap.cursor) {
+                if entry.snap_epoch < snap.epoch {
+                    entry.snap_epoch = snap.epoch;
+                    visit(snap.db, key, entry);
+                    visited += 1;
+                }
+            }
+        }
+        snap.cursor == 0
+    }
+
+    /// Ends the snapshot of this part.
+    pub fn end_snapshot(&mut self) {
+        self.snapshot = None;
+    }
+
+    /// Before entry `index` changes: if a snapshot still needs its current state, hand
+    /// that to the keeper.
+    #[inline]
+    fn keep_for_snapshot(&mut self, index: usize) {
+        if let Some(snap) = self.snapshot.as_deref() {
+            if let Some((key, entry)) = self.map.get_index_mut(index) {
+                if entry.snap_epoch < snap.epoch {
+                    snap.keeper.keep(snap.db, key, entry);
+                    entry.snap_epoch = snap.epoch;
+                }
+            }
+        }
+    }
+
+    /// Stamps a new entry so a running snapshot skips it.
+    #[inline]
+    fn stamp_new(&self, entry: &mut Entry) {
+        if let Some(snap) = self.snapshot.as_deref() {
+            entry.snap_epoch = snap.epoch;
         }
     }
 
@@ -77,8 +179,10 @@ impl Db {
         self.map.get(key)
     }
 
+    /// The entry, for changing it.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.map.get_mut(key)
+        let index = self.map.get_index_of(key)?;
+        self.entry_at_mut(index)
     }
 
     /// Where `key` sits in the map, for a lookup that hashes the key only once.
@@ -87,7 +191,13 @@ impl Db {
     }
 
     /// The entry at a position from [`Db::index_of`].
+    pub fn entry_at(&self, index: usize) -> Option<&Entry> {
+        self.map.get_index(index).map(|(_, e)| e)
+    }
+
+    /// The entry at a position from [`Db::index_of`], for changing it.
     pub fn entry_at_mut(&mut self, index: usize) -> Option<&mut Entry> {
+        self.keep_for_snapshot(index);
         self.map.get_index_mut(index).map(|(_, e)| e)
     }
 
@@ -96,10 +206,16 @@ impl Db {
     }
 
     /// Inserts or replaces `key`, with the entry's own expiry. Returns the old entry.
-    pub fn insert(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
         let volatile = entry.expire_ms != NO_EXPIRE;
-        let old = match self.map.get_mut(key) {
-            Some(slot) => Some(std::mem::replace(slot, entry)),
+        self.stamp_new(&mut entry);
+        let old = match self.map.get_index_of(key) {
+            Some(index) => {
+                self.keep_for_snapshot(index);
+                self.map
+                    .get_index_mut(index)
+                    .map(|(_, slot)| std::mem::replace(slot, entry))
+            }
             None => {
                 self.map.insert(key.into(), entry);
                 None
@@ -116,7 +232,9 @@ impl Db {
 
     /// Removes `key`, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let old = self.map.swap_remove(key)?;
+        let index = self.map.get_index_of(key)?;
+        self.keep_for_snapshot(index);
+        let (_, old) = self.map.swap_remove_index(index)?;
         if old.expire_ms != NO_EXPIRE {
             self.expires.swap_remove(key);
         }
@@ -126,7 +244,7 @@ impl Db {
     /// Sets or clears (`NO_EXPIRE`) the expiry of an existing key. Returns false when the
     /// key does not exist.
     pub fn set_expire(&mut self, key: &[u8], expire_ms: i64) -> bool {
-        let Some(entry) = self.map.get_mut(key) else {
+        let Some(entry) = self.get_mut(key) else {
             return false;
         };
         let was = entry.expire_ms;
@@ -140,10 +258,19 @@ impl Db {
     }
 
     /// Removes every key, returning the old contents so they can be freed elsewhere.
-    pub fn take_all(&mut self) -> IndexMap<Key, Entry, KeyHasher> {
+    /// A running snapshot gets the entries it still needs (and the caller an empty map).
+    pub fn take_all(&mut self) -> KeyMap {
         self.expires.clear();
         let hasher = self.map.hasher().clone();
-        std::mem::replace(&mut self.map, IndexMap::with_hasher(hasher))
+        let keys = std::mem::replace(&mut self.map, IndexMap::with_hasher(hasher.clone()));
+        match self.snapshot.as_deref_mut() {
+            Some(snap) if !keys.is_empty() => {
+                snap.cursor = 0;
+                snap.keeper.keep_all(snap.db, snap.epoch, keys);
+                IndexMap::with_hasher(hasher)
+            }
+            _ => keys,
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {

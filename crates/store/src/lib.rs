@@ -16,7 +16,7 @@ pub mod stream;
 mod value;
 pub mod zset;
 
-pub use db::{Db, Entry, Shard, NO_EXPIRE, SCAN_HASH_BITS};
+pub use db::{Db, DbSnapshot, Entry, KeyMap, Shard, SnapshotKeeper, NO_EXPIRE, SCAN_HASH_BITS};
 pub use hash::HashValue;
 pub use limits::EncodingLimits;
 pub use list::ListValue;

@@ -2,6 +2,8 @@
 //! port, connect real clients, and read raw RESP replies byte for byte.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -16,6 +16,7 @@ use crate::ctx::Ctx;
 use crate::errors::CmdResult;
 use crate::keyspace::SHARDS;
 use crate::server::{Server, METRIC_SAMPLES};
+use crate::snapshot::Purpose;
 
 type Section = fn(&mut Ctx, &mut String);
 
@@ -392,61 +393,111 @@ fn fragmentation(out: &mut String, [allocated, active, resident, rss, used]: [u6
 
 fn persistence_section(ctx: &mut Ctx, out: &mut String) {
     let server = ctx.server;
+    let snapshots = &server.snapshots;
+    let state = snapshots.state.lock();
+    let now_ms = lodestone_util::clock::now_ms();
+    let running = state.running;
+    let bgsave = running.filter(|r| r.purpose == Purpose::Rdb);
     out.push_str("# Persistence\r\n");
-    zeros(
-        out,
-        &[
-            "loading",
-            "async_loading",
-            "current_cow_peak",
-            "current_cow_size",
-            "current_cow_size_age",
-        ],
-    );
+    field(out, "loading", u8::from(server.loading.active()));
+    field(out, "async_loading", 0);
+    // No fork: the "copy on write" figures are the encoded old values a snapshot
+    // keeps for keys written while it runs.
+    let kept = snapshots.kept_bytes.load(Ordering::Relaxed);
+    field(out, "current_cow_peak", kept);
+    field(out, "current_cow_size", kept);
+    field(out, "current_cow_size_age", 0);
     field(out, "current_fork_perc", "0.00");
-    zeros(
-        out,
-        &["current_save_keys_processed", "current_save_keys_total"],
-    );
+    match running {
+        Some(r) => {
+            field(
+                out,
+                "current_save_keys_processed",
+                snapshots.keys_done.load(Ordering::Relaxed),
+            );
+            field(out, "current_save_keys_total", r.keys_total);
+        }
+        None => zeros(
+            out,
+            &["current_save_keys_processed", "current_save_keys_total"],
+        ),
+    }
     field(
         out,
         "rdb_changes_since_last_save",
         server.dirty.load(Ordering::Relaxed),
     );
-    field(out, "rdb_bgsave_in_progress", 0);
+    field(out, "rdb_bgsave_in_progress", u8::from(bgsave.is_some()));
     field(
         out,
         "rdb_last_save_time",
         server.lastsave_s.load(Ordering::Relaxed),
     );
-    field(out, "rdb_last_bgsave_status", "ok");
-    field(out, "rdb_last_bgsave_time_sec", -1);
-    field(out, "rdb_current_bgsave_time_sec", -1);
+    field(
+        out,
+        "rdb_last_bgsave_status",
+        if server.last_save_ok.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "err"
+        },
+    );
+    field(out, "rdb_last_bgsave_time_sec", state.last_bgsave_time_s);
+    field(
+        out,
+        "rdb_current_bgsave_time_sec",
+        bgsave.map_or(-1, |r| (now_ms - r.started_ms) / 1000),
+    );
+    field(out, "rdb_saves", state.saves);
+    field(out, "rdb_last_cow_size", state.last_kept_peak);
+    drop(state);
+    field(
+        out,
+        "rdb_last_load_keys_expired",
+        server.loading.keys_expired.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "rdb_last_load_keys_loaded",
+        server.loading.keys_loaded.load(Ordering::Relaxed),
+    );
+    crate::aof::info_fields(server, out, running, now_ms);
     zeros(
         out,
-        &[
-            "rdb_saves",
-            "rdb_last_cow_size",
-            "rdb_last_load_keys_expired",
-            "rdb_last_load_keys_loaded",
-            "aof_enabled",
-            "aof_rewrite_in_progress",
-            "aof_rewrite_scheduled",
-        ],
+        &["module_fork_in_progress", "module_fork_last_cow_size"],
     );
-    field(out, "aof_last_rewrite_time_sec", -1);
-    field(out, "aof_current_rewrite_time_sec", -1);
-    field(out, "aof_last_bgrewrite_status", "ok");
-    zeros(out, &["aof_rewrites", "aof_rewrites_consecutive_failures"]);
-    field(out, "aof_last_write_status", "ok");
-    zeros(
-        out,
-        &[
-            "aof_last_cow_size",
-            "module_fork_in_progress",
-            "module_fork_last_cow_size",
-        ],
-    );
+    crate::aof::info_size_fields(server, out);
+    if server.loading.active() {
+        loading_progress(server, out, now_ms);
+    }
+}
+
+/// The `loading_*` fields shown while the dataset loads (Redis's figures).
+fn loading_progress(server: &Server, out: &mut String, now_ms: i64) {
+    let loading = &server.loading;
+    let total = loading.total_bytes.load(Ordering::Relaxed);
+    let loaded = loading.loaded_bytes.load(Ordering::Relaxed);
+    let start_s = loading.start_s.load(Ordering::Relaxed);
+    let (perc, remaining) = if total > 0 {
+        (
+            loaded as f64 / total as f64 * 100.0,
+            total.saturating_sub(loaded),
+        )
+    } else {
+        (0.0, 1)
+    };
+    let elapsed = now_ms / 1000 - start_s;
+    let eta = if elapsed <= 0 {
+        1
+    } else {
+        elapsed * remaining as i64 / (loaded as i64 + 1)
+    };
+    field(out, "loading_start_time", start_s);
+    field(out, "loading_total_bytes", total);
+    field(out, "loading_rdb_used_mem", 0);
+    field(out, "loading_loaded_bytes", loaded);
+    field(out, "loading_loaded_perc", format!("{perc:.2}"));
+    field(out, "loading_eta_seconds", eta);
 }
 
 /// Totals over every worker thread's counters.

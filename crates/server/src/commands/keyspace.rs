@@ -311,6 +311,20 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     flush(ctx, lazy, |_| true);
     // Redis counts FLUSHALL itself as one more change, on top of the keys removed.
     ctx.keys.dirty += 1;
+    // As Redis: a background save of the old data is abandoned, and with save points
+    // the (now empty) dataset is saved at once.
+    let server = ctx.server;
+    server.snapshots.cancel();
+    if crate::persist::has_save_points(server) {
+        if let Err(e) = crate::persist::save(server, &mut ctx.keys.locked) {
+            tracing::warn!("Failed saving the RDB file after FLUSHALL: {e}");
+        } else {
+            // Nothing changed since that save; FLUSHALL still propagates.
+            ctx.keys.dirty = 0;
+            ctx.keys
+                .propagate_as(ctx.cmd.args().map(<[u8]>::to_vec).collect());
+        }
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -337,8 +351,9 @@ fn flush(ctx: &mut Ctx, lazy: bool, which: impl Fn(usize) -> bool) {
     for shard in ctx.keys.locked.shards() {
         for (id, db) in shard.dbs.iter_mut().enumerate() {
             if which(id) && !db.is_empty() {
+                // Counted before: a running snapshot takes the entries it still needs.
+                removed += db.len() as u64;
                 let contents = db.take_all();
-                removed += contents.len() as u64;
                 garbage.push(contents);
             }
         }

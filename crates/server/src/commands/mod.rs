@@ -283,6 +283,8 @@ pub fn handler(id: CommandId) -> Handler {
         CommandId::Time => server::time,
         CommandId::Lastsave => server::lastsave,
         CommandId::Save => server::save,
+        CommandId::Bgsave => server::bgsave,
+        CommandId::Bgrewriteaof => server::bgrewriteaof,
         CommandId::Slowlog => server::slowlog,
         CommandId::SlowlogGet => server::slowlog_get,
         CommandId::SlowlogLen => server::slowlog_len,

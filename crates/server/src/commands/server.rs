@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use crate::ctx::Ctx;
 use crate::errors::{CmdResult, Error};
+use crate::snapshot::Purpose;
 
 pub use super::command_cmd::{
     command, command_count, command_docs, command_getkeys, command_help, command_info, command_list,
@@ -68,6 +69,15 @@ pub fn time(ctx: &mut Ctx) -> CmdResult {
 /// SAVE: writes the RDB file now, with every shard held (flagged to lock all shards),
 /// so the snapshot is one point in time.
 pub fn save(ctx: &mut Ctx) -> CmdResult {
+    if ctx
+        .server
+        .snapshots
+        .running()
+        .is_some_and(|r| r.purpose == Purpose::Rdb)
+    {
+        return Err(Error::err("Background save already in progress"));
+    }
+    ctx.server.snapshots.state.lock().saves += 1;
     match crate::persist::save(ctx.server, &mut ctx.keys.locked) {
         Ok(()) => {
             ctx.out.ok();
@@ -78,6 +88,45 @@ pub fn save(ctx: &mut Ctx) -> CmdResult {
             Err(Error::err("Errors trying to SAVE. Check logs."))
         }
     }
+}
+
+/// BGSAVE [SCHEDULE]: a snapshot written in the background while clients keep working
+/// (`crate::snapshot`: no fork, no second copy of the data).
+pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    let schedule = match ctx.argc() {
+        1 => false,
+        2 if ctx.arg_is(1, "schedule") => true,
+        _ => return Err(Error::Syntax),
+    };
+    let server = ctx.server;
+    let running = server.snapshots.running();
+    if running.is_some_and(|r| r.purpose == Purpose::Rdb) {
+        return Err(Error::err("Background save already in progress"));
+    }
+    // Inside EXEC Redis only schedules it (BGSAVE is refused in scripts).
+    let in_exec = ctx.mode == crate::ctx::BlockMode::Never;
+    if running.is_some() || in_exec {
+        if schedule || in_exec {
+            server.snapshots.state.lock().bgsave_scheduled = true;
+            ctx.out.simple(b"Background saving scheduled");
+            return Ok(());
+        }
+        return Err(Error::err(
+            "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ));
+    }
+    match crate::persist::start_bgsave(server, &mut ctx.keys.locked) {
+        Ok(()) => {
+            ctx.out.simple(b"Background saving started");
+            Ok(())
+        }
+        Err(_) => Err(Error::err("Background save already in progress")),
+    }
+}
+
+/// BGREWRITEAOF (AOF lands with its module).
+pub fn bgrewriteaof(_ctx: &mut Ctx) -> CmdResult {
+    Err(Error::err("AOF is not built yet"))
 }
 
 pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
