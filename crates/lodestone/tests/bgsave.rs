@@ -52,7 +52,7 @@ fn start_writers(port: u16, stop: &Arc<AtomicBool>) -> Vec<std::thread::JoinHand
                             .arg("log")
                             .arg(&value);
                     }
-                    if n % 5 == 0 {
+                    if n.is_multiple_of(5) {
                         pipe.cmd("DEL").arg(format!("a:{i}")).arg(format!("b:{i}"));
                     } else {
                         pipe.cmd("SET").arg(format!("a:{i}")).arg(&value);
