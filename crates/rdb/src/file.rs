@@ -155,6 +155,8 @@ pub struct Loaded {
     /// Function library code, in file order.
     pub functions: Vec<Vec<u8>>,
     pub version: u32,
+    /// Bytes the file took, checksum included (an old-style AOF has commands after).
+    pub end: usize,
 }
 
 /// One key read from a file.
@@ -166,6 +168,8 @@ pub struct LoadedKey {
     pub expire_ms: Option<i64>,
     /// OBJECT IDLETIME seconds recorded in the file (LRU policies), if any.
     pub idle_s: Option<u64>,
+    /// Where in the file this key ends (loading progress).
+    pub offset: usize,
 }
 
 /// Reads a whole RDB file, calling `on_key` for each key. Checks the header, the
@@ -230,6 +234,7 @@ pub fn load(
                     value,
                     expire_ms: expire_ms.take(),
                     idle_s: idle_s.take(),
+                    offset: data.len() - r.remaining(),
                 })?;
             }
         }
@@ -244,6 +249,7 @@ pub fn load(
             return Err(Corrupt("wrong RDB checksum"));
         }
     }
+    loaded.end = data.len() - r.remaining();
     Ok(loaded)
 }
 

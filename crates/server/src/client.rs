@@ -49,6 +49,8 @@ pub struct ClientState {
     pub script_restart: bool,
     /// A script of this client is running: the commands it calls are the script's.
     pub in_script: bool,
+    /// The AOF loader's client: runs while loading, with expiry suspended.
+    pub replaying: bool,
 }
 
 /// A transaction being queued.
@@ -78,6 +80,7 @@ impl ClientState {
             reply_is_push: false,
             script_restart: false,
             in_script: false,
+            replaying: false,
         }
     }
 

@@ -440,6 +440,8 @@ pub struct Hot {
     pub pubsub_output_limits: crate::pubsub::OutputLimits,
     /// `notify-keyspace-events` as flags (see [`crate::notify`]).
     pub notify_keyspace_events: std::sync::atomic::AtomicU32,
+    /// `appendfsync` as `crate::aof::FSYNC_*`.
+    pub appendfsync: std::sync::atomic::AtomicU8,
 }
 
 impl Hot {
@@ -582,6 +584,7 @@ impl Config {
                 stream_node_max_entries: AtomicU64::new(100),
                 pubsub_output_limits: crate::pubsub::OutputLimits::new(32 << 20, 8 << 20, 60),
                 notify_keyspace_events: Default::default(),
+                appendfsync: std::sync::atomic::AtomicU8::new(crate::aof::FSYNC_EVERYSEC),
             },
             file: None,
         };
@@ -762,6 +765,14 @@ impl Config {
                 .store(!value.is_empty(), Ordering::Relaxed),
             "maxclients" => hot.maxclients.store(n.max(0) as u64, Ordering::Relaxed),
             "hz" => hot.hz.store(n.clamp(1, 500) as u64, Ordering::Relaxed),
+            "appendfsync" => hot.appendfsync.store(
+                match value {
+                    "always" => crate::aof::FSYNC_ALWAYS,
+                    "no" => crate::aof::FSYNC_NO,
+                    _ => crate::aof::FSYNC_EVERYSEC,
+                },
+                Ordering::Relaxed,
+            ),
             "active-expire-effort" => hot
                 .active_expire_effort
                 .store(n.max(1) as u64, Ordering::Relaxed),

@@ -134,6 +134,11 @@ impl Connection {
             if let Some(subs) = &self.client.pubsub {
                 subs.mailbox.drain_into(&mut self.out.buf);
             }
+            // Replies to writes go out only once the AOF holds them (appendfsync).
+            let needed = crate::aof::take_needed();
+            if needed > 0 {
+                crate::aof::make_durable(&self.server, needed);
+            }
             if !self.out.buf.is_empty() && !self.write_out(&shared, &mut wake).await {
                 return;
             }
@@ -423,7 +428,14 @@ impl Connection {
         self.client.blocked = None;
         *self.client.shared.blocked_on.lock() = None;
         match outcome {
-            Outcome::Served(reply) => self.out.raw(&reply),
+            Outcome::Served(reply) => {
+                // The write that served it was appended before this reply came: the
+                // reply waits for the AOF like the writer's own.
+                if self.server.aof.is_on() {
+                    crate::aof::note_appended(self.server.effects.aof_appended());
+                }
+                self.out.raw(&reply)
+            }
             // Redis answers every timed-out list or sorted-set wait with a null array,
             // BLMOVE's included (its null bulk is only for where it may not block).
             Outcome::TimedOut | Outcome::Unblocked { error: false } | Outcome::Gone => {

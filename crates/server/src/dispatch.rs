@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
     BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALLOW_BUSY,
-    CMD_ALL_SHARDS, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_WRITE,
+    CMD_ALL_SHARDS, CMD_LOADING, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_WRITE,
 };
 use smallvec::SmallVec;
 
@@ -87,11 +87,15 @@ pub fn process_command(
         }
         client.authenticated = true;
     }
-    if is_write_or_ping(spec, client) {
+    if is_write_or_ping(spec, client) && !client.replaying {
         if let Some(message) = crate::persist::writes_refused(server) {
-            reject_command(server, client, stats, out, spec, message);
+            reject_command(server, client, stats, out, spec, &message);
             return;
         }
+    }
+    if server.loading.active() && !spec.has(CMD_LOADING) && !client.replaying {
+        reject_command(server, client, stats, out, spec, crate::loading::LOADING_ERROR);
+        return;
     }
     if client.subscribed() && client.protocol() == lodestone_resp::Protocol::Resp2 {
         if let Err(message) = check_subscribed_context(spec) {
@@ -380,7 +384,7 @@ fn finish<'a>(server: &'a Server, mut keys: KeyAccess<'a>) {
             .touch(&touched, |db, key| exists.contains(&(db, key.into())));
     }
     if !keys.effects.is_empty() {
-        server.effects.append(&keys.effects);
+        crate::aof::note_appended(server.effects.append(&keys.effects));
     }
     if !keys.events.is_empty() {
         crate::notify::publish(server, &keys.events);

@@ -83,7 +83,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
 async fn serve(server: Arc<Server>) -> Result<(), StartError> {
     let port = server.config.get_i64("port") as u16;
     let listeners = bind_listeners(&server.config.get("bind"), port).map_err(StartError::Bind)?;
-    persist::load_at_startup(&server).map_err(StartError::Load)?;
+    // Clients may connect while the dataset loads: they get -LOADING until it is done.
+    server.loading.begin(0);
     let workers = start_workers(&server)?;
     let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel();
     let (rebind_tx, mut rebind_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -98,8 +99,10 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
     tracing::info!("Ready to accept connections tcp");
 
     let mut next = 0usize;
+    start_loading(&server)?;
     tokio::spawn(expire::cron(server.clone()));
     start_persistence_cron(&server);
+    aof::start_flusher(&server);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(StartError::Runtime)?;
     loop {
@@ -146,6 +149,23 @@ async fn serve(server: Arc<Server>) -> Result<(), StartError> {
 
 /// Writes the RDB file on the way out when save points are set (or SHUTDOWN SAVE),
 /// unless SHUTDOWN NOSAVE.
+/// Loads the AOF or RDB file on a thread of its own while the server answers
+/// `-LOADING`. A file that cannot be loaded ends the process: no silent data loss.
+fn start_loading(server: &Arc<Server>) -> Result<(), StartError> {
+    let server = server.clone();
+    std::thread::Builder::new()
+        .name("lodestone-load".into())
+        .spawn(move || {
+            if let Err(e) = aof::load_dataset(&server) {
+                tracing::error!("{e}");
+                std::process::exit(1);
+            }
+            server.loading.end();
+        })
+        .map(|_| ())
+        .map_err(StartError::Runtime)
+}
+
 /// Save points and scheduled BGSAVEs are checked every 100 ms on a thread of their own:
 /// starting a snapshot takes every shard lock, which must not stall the accept loop.
 fn start_persistence_cron(server: &Arc<Server>) {
@@ -170,8 +190,13 @@ fn start_persistence_cron(server: &Arc<Server>) {
 
 fn save_on_shutdown(server: &Server) {
     // A background save in progress is abandoned (its temp file removed), as Redis
-    // kills its child.
+    // kills its child; what the AOF buffered is written and fsynced.
     server.snapshots.cancel();
+    aof::flush_all(server);
+    // A half-loaded dataset is never saved over the files it came from.
+    if server.loading.active() {
+        return;
+    }
     let mode = server
         .shutdown_save
         .load(std::sync::atomic::Ordering::Relaxed);

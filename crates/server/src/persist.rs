@@ -9,7 +9,7 @@
 //! yet; see docs/COMPATIBILITY.md.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -30,7 +30,7 @@ pub fn rdb_path(server: &Server) -> PathBuf {
 pub fn save(server: &Server, locked: &mut Locked) -> io::Result<()> {
     let target = rdb_path(server);
     let temp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
-    let result = write_snapshot(server, locked, &temp).and_then(|()| {
+    let result = crate::snapshot::write_locked(server, locked, &temp, Purpose::Rdb, true).and_then(|()| {
         std::fs::rename(&temp, &target)?;
         // The rename itself must survive a crash: sync the directory entry.
         if let Ok(dir) = File::open(".") {
@@ -52,41 +52,6 @@ pub fn save(server: &Server, locked: &mut Locked) -> io::Result<()> {
     Ok(())
 }
 
-fn write_snapshot(server: &Server, locked: &mut Locked, path: &PathBuf) -> io::Result<()> {
-    let file = File::create(path)?;
-    let checksum = server.config.get_bool("rdbchecksum");
-    let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), checksum);
-    write_header(&mut w, false)?;
-    let libraries: Vec<std::sync::Arc<[u8]>> = server
-        .scripting
-        .libraries
-        .read()
-        .values()
-        .map(|l| l.code.clone())
-        .collect();
-    for code in &libraries {
-        w.function(code)?;
-    }
-    for db in 0..server.keyspace.databases {
-        let (keys, expires) = locked.shards().fold((0, 0), |(k, e), shard| {
-            (k + shard.dbs[db].len(), e + shard.dbs[db].volatile_len())
-        });
-        if keys == 0 {
-            continue;
-        }
-        w.select_db(db, keys, expires)?;
-        for shard in locked.shards() {
-            for (key, entry) in shard.dbs[db].iter() {
-                let expire = (entry.expire_ms != NO_EXPIRE).then_some(entry.expire_ms);
-                w.entry(key, &entry.value, expire)?;
-            }
-        }
-    }
-    let out = w.finish()?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
-}
-
 /// The auxiliary fields Redis writes at the top of a file; `aof_base` marks the base
 /// file of an AOF (its RDB preamble).
 pub fn write_header<W: std::io::Write>(w: &mut FileWriter<W>, aof_base: bool) -> io::Result<()> {
@@ -101,61 +66,100 @@ pub fn write_header<W: std::io::Write>(w: &mut FileWriter<W>, aof_base: bool) ->
     w.aux("aof-base", if aof_base { b"1" } else { b"0" })
 }
 
-/// Loads `data` (an RDB file) into the locked keyspace. Keys already expired are
-/// skipped, as a master does; a key present twice is an error unless `merge`.
+/// Keys read from a file, inserted together.
+type Batch = Vec<(usize, Key, Entry)>;
+
+/// Keys inserted per lock hold while loading at startup: INFO and friends stay
+/// responsive between batches.
+const LOAD_BATCH: usize = 1024;
+
+/// Reads `data` (an RDB file) and hands its live keys to `insert` in batches; already
+/// expired keys are skipped (and counted), as a master does. Returns the number of
+/// keys and where the file ended (an old-style AOF continues with commands after it).
+fn read_rdb(
+    server: &Server,
+    data: &[u8],
+    replace_functions: bool,
+    mut insert: impl FnMut(Batch, usize) -> Result<(), &'static str>,
+) -> Result<(usize, usize), String> {
+    let limits = server.config.hot.encoding_limits();
+    let now = lodestone_util::clock::now_ms();
+    let databases = server.keyspace.databases;
+    let mut count = 0usize;
+    let mut batch: Batch = Vec::with_capacity(LOAD_BATCH);
+    let loaded = file::load(data, &limits, |loaded: LoadedKey| {
+        if loaded.db >= databases {
+            return Err(lodestone_rdb::Corrupt(
+                "the file has more databases than this server is configured for",
+            ));
+        }
+        if loaded.expire_ms.is_some_and(|ms| ms <= now) {
+            server.loading.keys_expired.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let mut entry = Entry::new(loaded.value);
+        entry.expire_ms = loaded.expire_ms.unwrap_or(NO_EXPIRE);
+        let now_s = (now / 1000) as u64;
+        entry.access_s = now_s.saturating_sub(loaded.idle_s.unwrap_or(0)) as u32;
+        batch.push((loaded.db, Key::from_slice(&loaded.key), entry));
+        count += 1;
+        if batch.len() == LOAD_BATCH {
+            insert(std::mem::take(&mut batch), loaded.offset).map_err(lodestone_rdb::Corrupt)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| e.0.to_string())?;
+    insert(batch, loaded.end).map_err(str::to_string)?;
+    // Existing libraries are replaced only when merging (DEBUG RELOAD MERGE).
+    for code in &loaded.functions {
+        crate::commands::function::load_library(server, code, replace_functions)
+            .map_err(|e| format!("function library: {}", e.message()))?;
+    }
+    Ok((count, loaded.end))
+}
+
+fn insert_batch(locked: &mut Locked, batch: Batch, merge: bool) -> Result<(), &'static str> {
+    for (db, key, entry) in batch {
+        if locked.db_for(&key, db).insert(&key, entry).is_some() && !merge {
+            return Err("duplicate key in RDB file");
+        }
+    }
+    Ok(())
+}
+
+/// Loads `data` (an RDB file) into the locked keyspace (DEBUG RELOAD). A key present
+/// twice is an error unless `merge`, which also replaces existing function libraries.
 pub fn load_into(
     server: &Server,
     locked: &mut Locked,
     data: &[u8],
     merge: bool,
 ) -> Result<usize, String> {
-    let limits = server.config.hot.encoding_limits();
-    let now = lodestone_util::clock::now_ms();
-    let databases = server.keyspace.databases;
-    let mut count = 0usize;
-    let loaded = file::load(
-        data,
-        &limits,
-        |LoadedKey {
-             db,
-             key,
-             value,
-             expire_ms,
-             idle_s,
-         }| {
-            if db >= databases {
-                return Err(lodestone_rdb::Corrupt(
-                    "the file has more databases than this server is configured for",
-                ));
-            }
-            if expire_ms.is_some_and(|ms| ms <= now) {
-                return Ok(());
-            }
-            let mut entry = Entry::new(value);
-            entry.expire_ms = expire_ms.unwrap_or(NO_EXPIRE);
-            let now_s = (now / 1000) as u64;
-            entry.access_s = now_s.saturating_sub(idle_s.unwrap_or(0)) as u32;
-            let key = Key::from_slice(&key);
-            let existed = locked.db_for(&key, db).insert(&key, entry).is_some();
-            if existed && !merge {
-                return Err(lodestone_rdb::Corrupt("duplicate key in RDB file"));
-            }
-            count += 1;
-            Ok(())
-        },
-    )
-    .map_err(|e| e.0.to_string())?;
-    // Existing libraries are replaced only when merging (DEBUG RELOAD MERGE).
-    for code in &loaded.functions {
-        crate::commands::function::load_library(server, code, merge)
-            .map_err(|e| format!("function library: {}", e.message()))?;
-    }
-    Ok(count)
+    read_rdb(server, data, merge, |batch, _| insert_batch(locked, batch, merge)).map(|(n, _)| n)
+}
+
+/// Loads an RDB file's contents at startup, a batch of keys per lock hold, with
+/// loading progress for INFO (`offset` is where `data` starts in what is loaded).
+/// Returns where the RDB part ended.
+pub fn load_at_start(server: &Server, data: &[u8], offset: u64) -> Result<usize, String> {
+    let (_, end) = read_rdb(server, data, false, |batch, at| {
+        server
+            .loading
+            .keys_loaded
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        server.loading.progress(offset + at as u64);
+        let mut locked = server
+            .keyspace
+            .lock_all(false)
+            .map_err(|_| "the keyspace is busy")?;
+        insert_batch(&mut locked, batch, false)
+    })?;
+    Ok(end)
 }
 
 /// Loads the RDB file at startup, if there is one. A damaged file stops the start:
 /// no silent data loss.
-pub fn load_at_startup(server: &Server) -> Result<(), String> {
+pub fn load_rdb_file_at_start(server: &Server) -> Result<(), String> {
     let path = rdb_path(server);
     let data = match std::fs::read(&path) {
         Ok(data) => data,
@@ -163,16 +167,14 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     };
     let started = std::time::Instant::now();
-    let mut locked = server
-        .keyspace
-        .lock_all(false)
-        .map_err(|_| "the keyspace is busy".to_string())?;
-    let keys = load_into(server, &mut locked, &data, false).map_err(|e| {
+    server.loading.begin(data.len() as u64);
+    load_at_start(server, &data, 0).map_err(|e| {
         format!("Short read or OOM loading DB. Unrecoverable error, aborting now ({e})")
     })?;
     tracing::info!(
-        "DB loaded from disk: {:.3} seconds ({keys} keys)",
-        started.elapsed().as_secs_f64()
+        "DB loaded from disk: {:.3} seconds ({} keys)",
+        started.elapsed().as_secs_f64(),
+        server.loading.keys_loaded.load(Ordering::Relaxed)
     );
     Ok(())
 }
@@ -185,13 +187,16 @@ pub fn start_bgsave(server: &Server, locked: &mut Locked) -> Result<(), Refused>
 
 /// Why writes are refused after a failed background save
 /// (`stop-writes-on-bgsave-error`), if they are.
-pub fn writes_refused(server: &Server) -> Option<&'static str> {
+pub fn writes_refused(server: &Server) -> Option<String> {
+    if server.aof.write_failed() {
+        return Some("MISCONF Errors writing to the AOF file: see the server log".into());
+    }
     if server.last_save_ok.load(Ordering::Relaxed) {
         return None;
     }
-    (server.config.get_bool("stop-writes-on-bgsave-error") && has_save_points(server)).then_some(
-        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.",
-    )
+    (server.config.get_bool("stop-writes-on-bgsave-error") && has_save_points(server)).then(|| {
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.".to_string()
+    })
 }
 
 /// The save points of `save` as (seconds, changes).
@@ -214,6 +219,17 @@ const BGSAVE_RETRY_DELAY_S: i64 = 5;
 /// One tick of the persistence cron (every 100 ms): a save point reached or a
 /// scheduled BGSAVE starts a background save.
 pub fn cron_tick(server: &Server) {
+    if server.loading.active() {
+        return;
+    }
+    if crate::aof::rewrite_due(server) && server.snapshots.running().is_none() {
+        if let Ok(mut locked) = server.keyspace.lock_all(false) {
+            if let Err(e) = crate::aof::start_rewrite(server, &mut locked) {
+                tracing::debug!("AOF rewrite not started: {e:?}");
+            }
+        }
+        return;
+    }
     let now_s = lodestone_util::clock::now_ms() / 1000;
     let (due, retry_ok) = {
         let state = server.snapshots.state.lock();

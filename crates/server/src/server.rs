@@ -236,6 +236,8 @@ pub struct Server {
     pub shutdown_save: std::sync::atomic::AtomicU8,
     /// Background snapshots (BGSAVE, AOF rewrites).
     pub snapshots: crate::snapshot::Snapshots,
+    /// The append-only file.
+    pub aof: crate::aof::Aof,
     /// The dataset load at startup (INFO `loading`, `-LOADING`).
     pub loading: crate::loading::Loading,
     /// The server's own `Arc`, for background threads started from a command.
@@ -309,6 +311,7 @@ impl Server {
             shutdown_save: std::sync::atomic::AtomicU8::new(0),
             snapshots: Default::default(),
             loading: Default::default(),
+            aof: Default::default(),
             me: std::sync::OnceLock::new(),
             active_expire_enabled: AtomicBool::new(true),
             rebind: Mutex::new(None),

@@ -17,7 +17,7 @@
 //! a crash at any point leaves the previous file whole.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -74,6 +74,8 @@ pub struct SnapshotState {
     pub last_kept_peak: u64,
     /// SAVEs and background saves started (INFO `rdb_saves`).
     pub saves: u64,
+    /// How long the last AOF rewrite's snapshot took.
+    pub last_aof_time_s: i64,
 }
 
 impl Default for SnapshotState {
@@ -86,6 +88,7 @@ impl Default for SnapshotState {
             last_bgsave_time_s: -1,
             last_kept_peak: 0,
             saves: 0,
+            last_aof_time_s: -1,
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct Running {
 pub enum Refused {
     /// Another snapshot is running (Redis's "child process").
     Busy(Purpose),
+    /// A file could not be created.
+    Failed,
 }
 
 impl Snapshots {
@@ -121,6 +126,8 @@ impl Snapshots {
 /// Receives the old state of entries changed during a snapshot, encoded per database.
 #[derive(Debug)]
 struct Keeper {
+    /// RDB encoding, or commands (an AOF base without RDB preamble).
+    rdb: bool,
     kept: Mutex<Kept>,
     peak: AtomicU64,
     bytes: AtomicU64,
@@ -137,7 +144,7 @@ struct Kept {
 impl SnapshotKeeper for Keeper {
     fn keep(&self, db: usize, key: &[u8], entry: &Entry) {
         let mut encoded = Vec::new();
-        encode_entry(&mut encoded, key, &entry.value, expire_of(entry));
+        encode(self.rdb, &mut encoded, key, entry);
         let len = encoded.len() as u64;
         let mut kept = self.kept.lock();
         if kept.per_db.len() <= db {
@@ -156,6 +163,15 @@ impl SnapshotKeeper for Keeper {
 
 fn expire_of(entry: &Entry) -> Option<i64> {
     (entry.expire_ms != NO_EXPIRE).then_some(entry.expire_ms)
+}
+
+/// Appends one key in the file's format: an RDB entry, or the commands that rebuild it.
+fn encode(rdb: bool, out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+    if rdb {
+        encode_entry(out, key, &entry.value, expire_of(entry));
+    } else {
+        lodestone_aof::rewrite::key_commands(key, entry, out);
+    }
 }
 
 /// A snapshot being written on its thread.
@@ -194,6 +210,7 @@ pub fn start(
     };
     let epoch = snapshots.epoch.fetch_add(1, Ordering::Relaxed) + 1;
     let keeper = Arc::new(Keeper {
+        rdb: purpose == Purpose::Rdb || server.config.get_bool("aof-use-rdb-preamble"),
         kept: Mutex::new(Kept::default()),
         peak: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
@@ -279,6 +296,9 @@ fn run(server: &Server, mut job: Job) {
         let started = state.running.map_or(now_ms, |r| r.started_ms);
         state.running = None;
         state.last_kept_peak = job.keeper.peak.load(Ordering::Relaxed);
+        if job.purpose == Purpose::AofBase {
+            state.last_aof_time_s = (now_ms - started) / 1000;
+        }
         if job.purpose == Purpose::Rdb {
             state.last_bgsave_time_s = (now_ms - started) / 1000;
             match &result {
@@ -317,17 +337,10 @@ fn cancelled() -> io::Error {
 
 /// Writes the snapshot to the temp file.
 fn write(server: &Server, job: &Job) -> io::Result<()> {
-    let file = File::create(&job.temp)?;
-    let checksum = server.config.get_bool("rdbchecksum");
-    let mut out = Out {
-        w: FileWriter::new(BufWriter::with_capacity(1 << 16, file), checksum),
-        counts: &job.counts,
-        started: vec![false; job.counts.len()],
-        current: None,
-    };
-    crate::persist::write_header(&mut out.w, job.purpose == Purpose::AofBase)?;
+    let rdb = job.keeper.rdb;
+    let mut out = Out::create(&job.temp, rdb, server, &job.counts, job.purpose)?;
     for code in &job.libraries {
-        out.w.function(code)?;
+        out.function(code)?;
     }
     let snapshots = &server.snapshots;
     let mut walked: Vec<Vec<u8>> = vec![Vec::new(); job.counts.len()];
@@ -343,7 +356,7 @@ fn write(server: &Server, job: &Job) -> io::Result<()> {
                 let mut all_done = true;
                 for part in shard.dbs.iter_mut() {
                     let part_done = part.snapshot_step(budget, |db, key, entry| {
-                        encode_entry(&mut walked[db], key, &entry.value, expire_of(entry));
+                        encode(rdb, &mut walked[db], key, entry);
                         visited += 1;
                     });
                     all_done &= part_done;
@@ -365,9 +378,52 @@ fn write(server: &Server, job: &Job) -> io::Result<()> {
     }
     // Every part is walked: nothing more can be kept, bar what FLUSHALL handed over.
     drain_kept(job, &mut out, &snapshots.kept_bytes)?;
-    let out = out.w.finish()?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+    out.finish()
+}
+
+/// Writes a snapshot of the locked keyspace to `path` right away (SAVE, the AOF base
+/// made at startup); `rdb` false writes commands. The caller holds every shard.
+pub fn write_locked(
+    server: &Server,
+    locked: &mut Locked,
+    path: &Path,
+    purpose: Purpose,
+    rdb: bool,
+) -> io::Result<()> {
+    let databases = server.keyspace.databases;
+    let mut counts = vec![(0usize, 0usize); databases];
+    for shard in locked.shards() {
+        for (db, part) in shard.dbs.iter().enumerate() {
+            counts[db].0 += part.len();
+            counts[db].1 += part.volatile_len();
+        }
+    }
+    let mut out = Out::create(path, rdb, server, &counts, purpose)?;
+    let libraries: Vec<Arc<[u8]>> = server
+        .scripting
+        .libraries
+        .read()
+        .values()
+        .map(|l| l.code.clone())
+        .collect();
+    for code in &libraries {
+        out.function(code)?;
+    }
+    let mut encoded = Vec::new();
+    for db in 0..databases {
+        for shard in locked.shards() {
+            for (key, entry) in shard.dbs[db].iter() {
+                encode(rdb, &mut encoded, key, entry);
+                if encoded.len() >= 1 << 16 {
+                    out.write_db(db, &encoded)?;
+                    encoded.clear();
+                }
+            }
+        }
+        out.write_db(db, &encoded)?;
+        encoded.clear();
+    }
+    out.finish()
 }
 
 /// Writes what the keeper holds: encoded old values, and entries of flushed parts
@@ -388,7 +444,7 @@ fn drain_kept(job: &Job, out: &mut Out, kept_bytes: &AtomicU64) -> io::Result<()
         let mut encoded = Vec::new();
         for (key, entry) in keys.iter() {
             if entry.snap_epoch < epoch {
-                encode_entry(&mut encoded, key, &entry.value, expire_of(entry));
+                encode(job.keeper.rdb, &mut encoded, key, entry);
             }
             if encoded.len() >= 1 << 16 {
                 out.write_db(db, &encoded)?;
@@ -403,31 +459,81 @@ fn drain_kept(job: &Job, out: &mut Out, kept_bytes: &AtomicU64) -> io::Result<()
     Ok(())
 }
 
-/// The file being written, and which database section it is in.
+/// The file being written, in either format, and which database section it is in.
 struct Out<'c> {
-    w: FileWriter<BufWriter<File>>,
+    sink: Sink,
     counts: &'c [(usize, usize)],
     started: Vec<bool>,
     current: Option<usize>,
 }
 
-impl Out<'_> {
+enum Sink {
+    Rdb(FileWriter<BufWriter<File>>),
+    Commands(BufWriter<File>),
+}
+
+impl<'c> Out<'c> {
+    fn create(
+        path: &Path,
+        rdb: bool,
+        server: &Server,
+        counts: &'c [(usize, usize)],
+        purpose: Purpose,
+    ) -> io::Result<Out<'c>> {
+        let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        let sink = if rdb {
+            let mut w = FileWriter::new(file, server.config.get_bool("rdbchecksum"));
+            crate::persist::write_header(&mut w, purpose == Purpose::AofBase)?;
+            Sink::Rdb(w)
+        } else {
+            Sink::Commands(file)
+        };
+        Ok(Out {
+            sink,
+            counts,
+            started: vec![false; counts.len()],
+            current: None,
+        })
+    }
+
+    fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Rdb(w) => w.function(code),
+            Sink::Commands(w) => {
+                let mut encoded = Vec::new();
+                lodestone_aof::rewrite::function_load_command(code, &mut encoded);
+                w.write_all(&encoded)
+            }
+        }
+    }
+
     fn write_db(&mut self, db: usize, encoded: &[u8]) -> io::Result<()> {
         if encoded.is_empty() {
             return Ok(());
         }
         if self.current != Some(db) {
-            match self.started.get(db) {
-                Some(false) => {
+            let first = self.started.get(db) == Some(&false);
+            match &mut self.sink {
+                Sink::Rdb(w) if first => {
                     let (keys, expires) = self.counts[db];
-                    self.w.select_db(db, keys, expires)?;
-                    self.started[db] = true;
+                    w.select_db(db, keys, expires)?;
                 }
-                _ => self.w.select_db_again(db)?,
+                Sink::Rdb(w) => w.select_db_again(db)?,
+                Sink::Commands(w) => {
+                    let mut select = Vec::new();
+                    lodestone_aof::rewrite::select_command(db, &mut select);
+                    w.write_all(&select)?;
+                }
+            }
+            if first {
+                self.started[db] = true;
             }
             self.current = Some(db);
         }
-        self.w.encoded_entries(encoded)
+        match &mut self.sink {
+            Sink::Rdb(w) => w.encoded_entries(encoded),
+            Sink::Commands(w) => w.write_all(encoded),
+        }
     }
 
     fn write_per_db(&mut self, per_db: &mut [Vec<u8>]) -> io::Result<()> {
@@ -436,6 +542,19 @@ impl Out<'_> {
             encoded.clear();
         }
         Ok(())
+    }
+
+    /// Ends the file and fsyncs it.
+    fn finish(self) -> io::Result<()> {
+        let out = match self.sink {
+            Sink::Rdb(w) => w.finish()?,
+            Sink::Commands(mut w) => {
+                w.flush()?;
+                w
+            }
+        };
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
     }
 }
 

@@ -112,6 +112,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(set_failed(param.name, &reason));
         }
     }
+    apply_appendonly(ctx, &pairs, &old);
     if let Err((name, reason)) = apply_listeners(ctx, &pairs, &old) {
         for ((param, _), old) in pairs.iter().zip(&old) {
             let _ = config.set_value(param, old);
@@ -120,6 +121,24 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// The apply phase of `appendonly`: turning the AOF on starts a rewrite (the cron
+/// runs it), turning it off flushes and closes it.
+fn apply_appendonly(ctx: &Ctx, pairs: &[(&'static Param, &[u8])], old: &[String]) {
+    let config = &ctx.server.config;
+    let changed = pairs
+        .iter()
+        .zip(old)
+        .any(|((p, _), old)| p.name == "appendonly" && config.get("appendonly") != *old);
+    if !changed {
+        return;
+    }
+    if config.get_bool("appendonly") {
+        crate::aof::enable(ctx.server);
+    } else {
+        crate::aof::disable(ctx.server);
+    }
 }
 
 /// The apply phase of `port` and `bind`: rebind when either changed. Returns the

@@ -124,9 +124,31 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
     }
 }
 
-/// BGREWRITEAOF (AOF lands with its module).
-pub fn bgrewriteaof(_ctx: &mut Ctx) -> CmdResult {
-    Err(Error::err("AOF is not built yet"))
+/// BGREWRITEAOF: a new base for the AOF, written in the background (`crate::aof`).
+pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    let server = ctx.server;
+    let running = server.snapshots.running();
+    if running.is_some_and(|r| r.purpose == Purpose::AofBase) {
+        return Err(Error::err(
+            "Background append only file rewriting already in progress",
+        ));
+    }
+    let in_exec = ctx.mode == crate::ctx::BlockMode::Never;
+    if running.is_some() || in_exec {
+        crate::aof::schedule_rewrite(server);
+        ctx.out
+            .simple(b"Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    match crate::aof::start_rewrite(server, &mut ctx.keys.locked) {
+        Ok(()) => {
+            ctx.out.simple(b"Background append only file rewriting started");
+            Ok(())
+        }
+        Err(_) => Err(Error::err(
+            "Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        )),
+    }
 }
 
 pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
