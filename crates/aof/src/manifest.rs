@@ -104,8 +104,8 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// Files the way Redis lists them after loading: base, then incr files after the
-    /// checks Redis makes on each.
+    /// Files one parsed line with the checks Redis makes: a single base, and incr
+    /// sequence numbers strictly increasing.
     fn add_parsed(&mut self, file: AofFile) -> Result<(), &'static str> {
         match file.kind {
             FileType::Base => {

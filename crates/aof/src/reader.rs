@@ -217,11 +217,13 @@ impl<'a> CommandReader<'a> {
     }
 
     /// Follows MULTI/EXEC for the cut offsets. `before` is the end of the previous
-    /// command. Like Redis, every MULTI moves the revert point, and only EXEC ends a
-    /// block (DISCARD is queued like any command when loading).
+    /// command. As in Redis only EXEC ends a block (DISCARD is queued like any command
+    /// when loading). A MULTI inside a block (which Redis never writes) keeps the
+    /// block's start: Redis would move the revert point to the inner MULTI, leaving the
+    /// outer one open in the cut file; keeping the outer one makes one cut enough.
     fn track_multi(&mut self, name: &[u8], before: usize) {
         if name.eq_ignore_ascii_case(b"multi") {
-            self.multi_from = Some(before);
+            self.multi_from.get_or_insert(before);
         } else if name.eq_ignore_ascii_case(b"exec") {
             self.multi_from = None;
         }

@@ -6,7 +6,8 @@
 //! - lists, sets, sorted sets and hashes: `RPUSH`, `SADD`, `ZADD` and `HMSET` with at
 //!   most [`REWRITE_ITEMS_PER_CMD`] elements (or pairs) each, so that replaying a big
 //!   value does not need one huge command; scores are printed as `%.17g`;
-//! - streams: see [`stream`];
+//! - streams: `XADD` per entry, `XSETID`, then the groups, consumers and pending
+//!   entries (see `rewrite/stream.rs`);
 //! - then `PEXPIREAT key <ms>` when the key has a TTL.
 //!
 //! The elements come in the value's own order. For compact encodings that is Redis's

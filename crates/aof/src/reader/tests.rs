@@ -149,6 +149,46 @@ fn unfinished_multi_reverts_to_before_it() {
 }
 
 #[test]
+fn nested_multi_cuts_before_the_outer_one() {
+    let mut file = cmd(&["SET", "a", "1"]);
+    let before = file.len();
+    for name in ["MULTI", "SET", "MULTI", "SET"] {
+        file.extend(cmd(&[name]));
+    }
+    assert_eq!(
+        read_all(&file).1,
+        Some(ReadError::UnfinishedMulti {
+            valid_up_to: before
+        })
+    );
+}
+
+/// Cutting where the reader says leaves a file that reads cleanly with the same
+/// commands: one repair is enough.
+fn assert_one_cut_repairs(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let mut commands = Vec::new();
+    let mut cut = None;
+    for item in CommandReader::new(bytes) {
+        match item {
+            Ok(command) => commands.push(command),
+            Err(
+                ReadError::Truncated { valid_up_to } | ReadError::UnfinishedMulti { valid_up_to },
+            ) => cut = Some(valid_up_to),
+            Err(ReadError::Corrupt { .. }) => return Ok(()),
+        }
+    }
+    if let Some(cut) = cut {
+        let kept: Vec<Vec<Vec<u8>>> = commands
+            .into_iter()
+            .filter(|c| c.end <= cut)
+            .map(|c| c.args)
+            .collect();
+        prop_assert_eq!(read_all(&bytes[..cut]), (kept, None));
+    }
+    Ok(())
+}
+
+#[test]
 fn bad_format_is_corrupt_at_the_line() {
     let ok = cmd(&["PING"]);
     let with = |tail: &[u8]| [&ok[..], tail].concat();
@@ -276,7 +316,41 @@ fn arb_commands() -> impl Strategy<Value = Vec<Vec<Vec<u8>>>> {
     proptest::collection::vec(proptest::collection::vec(arg, 1..5), 0..6)
 }
 
+fn arb_transactional_file() -> impl Strategy<Value = Vec<u8>> {
+    let name = prop::sample::select(vec!["MULTI", "EXEC", "SET", "multi", "exec", "DEL"]);
+    let command = (name, proptest::collection::vec(any::<u8>(), 0..6));
+    let piece = prop_oneof![
+        4 => command.prop_map(|(name, arg)| {
+            let mut out = Vec::new();
+            encode_command(&mut out, &[name.as_bytes(), &arg]);
+            out
+        }),
+        1 => Just(b"#TS:1\r\n".to_vec()),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+}
+
 proptest! {
+    #[test]
+    fn one_cut_repairs_a_truncated_file(file in arb_transactional_file(), cut in any::<prop::sample::Index>()) {
+        let cut = cut.index(file.len() + 1);
+        assert_one_cut_repairs(&file[..cut])?;
+    }
+
+    #[test]
+    fn one_cut_repairs_a_mangled_file(
+        file in arb_transactional_file(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut file = file;
+        if !file.is_empty() {
+            let at = at.index(file.len());
+            file[at] = byte;
+        }
+        assert_one_cut_repairs(&file)?;
+    }
+
     #[test]
     fn encoded_commands_read_back(commands in arb_commands()) {
         let mut file = Vec::new();
