@@ -97,7 +97,10 @@ fn a_damaged_file_stops_the_start() {
         let mut bad = good.clone();
         bad[damage] ^= 0x40;
         std::fs::write(&path, &bad).expect("write");
-        assert!(!starts(&dir, &[]), "started on a damaged file (byte {damage})");
+        assert!(
+            !starts(&dir, &[]),
+            "started on a damaged file (byte {damage})"
+        );
     }
     std::fs::write(&path, &good[..good.len() / 3]).expect("write");
     assert!(!starts(&dir, &[]), "started on a truncated file");

@@ -162,8 +162,10 @@ pub fn make_durable(server: &Server, offset: u64) {
         return;
     }
     let always = server.config.hot.appendfsync.load(Ordering::Relaxed) == FSYNC_ALWAYS;
-    let covered =
-        |aof: &Aof| aof.written.load(Ordering::Acquire) >= offset && (!always || aof.synced.load(Ordering::Acquire) >= offset);
+    let covered = |aof: &Aof| {
+        aof.written.load(Ordering::Acquire) >= offset
+            && (!always || aof.synced.load(Ordering::Acquire) >= offset)
+    };
     if covered(aof) {
         return;
     }
@@ -339,17 +341,25 @@ fn load_files(server: &Server) -> Result<(), String> {
 /// A Redis 6 `appendonly.aof` in `dir`: moved into the AOF directory as its base.
 fn upgrade_old_style(server: &Server, manifest: &mut Manifest, old: &Path) -> Result<(), String> {
     let dir = aof_dir(server);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
     manifest.base = Some(manifest::AofFile {
         name: prefix(server),
         seq: 1,
         kind: manifest::FileType::Base,
     });
     manifest.curr_base_seq = 1;
-    persist_manifest(server, manifest).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+    persist_manifest(server, manifest)
+        .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
     std::fs::rename(old, in_dir(server, &prefix(server))).map_err(|e| {
-        format!("Error trying to move the old AOF file into dir {}: {e}", dir.display())
+        format!(
+            "Error trying to move the old AOF file into dir {}: {e}",
+            dir.display()
+        )
     })?;
     tracing::info!(
         "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
@@ -362,14 +372,21 @@ fn upgrade_old_style(server: &Server, manifest: &mut Manifest, old: &Path) -> Re
 /// Loads one file (an RDB base, or commands, or an RDB preamble then commands).
 /// Returns its size.
 fn load_file(server: &Server, path: &Path, last: bool, offset: u64) -> Result<u64, String> {
-    let data = std::fs::read(path)
-        .map_err(|e| format!("Fatal error: can't open the append log file {}: {e}", path.display()))?;
+    let data = std::fs::read(path).map_err(|e| {
+        format!(
+            "Fatal error: can't open the append log file {}: {e}",
+            path.display()
+        )
+    })?;
     if data.is_empty() {
         return Ok(0);
     }
     let start = if reader::is_rdb_preamble(&data) {
         crate::persist::load_at_start(server, &data, offset).map_err(|e| {
-            format!("Bad file format reading the append only file {}: {e}", path.display())
+            format!(
+                "Bad file format reading the append only file {}: {e}",
+                path.display()
+            )
         })?
     } else {
         0
@@ -470,7 +487,10 @@ fn read_error(server: &Server, path: &Path, last: bool, error: ReadError) -> Res
         .open(path)
         .and_then(|f| f.set_len(valid_up_to as u64).and_then(|()| f.sync_all()));
     if let Err(e) = file {
-        return Err(format!("Error truncating the AOF file {}: {e}", path.display()));
+        return Err(format!(
+            "Error truncating the AOF file {}: {e}",
+            path.display()
+        ));
     }
     tracing::warn!(
         "AOF {} loaded anyway because aof-load-truncated is enabled",
@@ -483,8 +503,12 @@ fn read_error(server: &Server, path: &Path, last: bool, error: ReadError) -> Res
 /// Redis does), opens the last incr file for appending, and starts writing effects.
 fn open_on_start(server: &Server) -> Result<(), String> {
     let dir = aof_dir(server);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
     let prefix = prefix(server);
     let mut status = server.aof.status.lock();
     if status.manifest.base.is_none() && status.manifest.incrs.is_empty() {
@@ -582,7 +606,10 @@ pub fn start_rewrite(server: &Server, locked: &mut Locked) -> Result<(), Refused
     }
     let dir = aof_dir(server);
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        tracing::warn!("Can't open or create append-only dir {}: {e}", dir.display());
+        tracing::warn!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        );
         return Err(Refused::Failed);
     }
     let prefix = prefix(server);
@@ -692,12 +719,13 @@ fn rewrite_done(server: &Server, result: io::Result<()>, rdb: bool) {
 
 /// Whether the automatic rewrite is due (`auto-aof-rewrite-percentage/min-size`).
 pub fn rewrite_due(server: &Server) -> bool {
-    if server.aof.state.load(Ordering::Relaxed) != ON {
-        return false;
-    }
+    let state = server.aof.state.load(Ordering::Relaxed);
     let status = server.aof.status.lock();
     if status.rewrite_scheduled {
         return true;
+    }
+    if state != ON {
+        return false;
     }
     let percent = server.config.get_i64("auto-aof-rewrite-percentage");
     let min = server.config.get_i64("auto-aof-rewrite-min-size").max(0) as u64;
@@ -760,17 +788,37 @@ pub fn info_fields(server: &Server, out: &mut String, running: Option<Running>, 
     let rewriting = running.filter(|r| r.purpose == Purpose::AofBase);
     let lines = [
         ("aof_enabled", u8::from(server.aof.is_on()).to_string()),
-        ("aof_rewrite_in_progress", u8::from(rewriting.is_some()).to_string()),
-        ("aof_rewrite_scheduled", u8::from(status.rewrite_scheduled).to_string()),
-        ("aof_last_rewrite_time_sec", status.last_rewrite_time_s.to_string()),
+        (
+            "aof_rewrite_in_progress",
+            u8::from(rewriting.is_some()).to_string(),
+        ),
+        (
+            "aof_rewrite_scheduled",
+            u8::from(status.rewrite_scheduled).to_string(),
+        ),
+        (
+            "aof_last_rewrite_time_sec",
+            status.last_rewrite_time_s.to_string(),
+        ),
         (
             "aof_current_rewrite_time_sec",
-            rewriting.map_or(-1, |r| (now_ms - r.started_ms) / 1000).to_string(),
+            rewriting
+                .map_or(-1, |r| (now_ms - r.started_ms) / 1000)
+                .to_string(),
         ),
-        ("aof_last_bgrewrite_status", ok_or_err(status.last_rewrite_ok)),
+        (
+            "aof_last_bgrewrite_status",
+            ok_or_err(status.last_rewrite_ok),
+        ),
         ("aof_rewrites", status.rewrites.to_string()),
-        ("aof_rewrites_consecutive_failures", status.consecutive_failures.to_string()),
-        ("aof_last_write_status", ok_or_err(!server.aof.write_failed())),
+        (
+            "aof_rewrites_consecutive_failures",
+            status.consecutive_failures.to_string(),
+        ),
+        (
+            "aof_last_write_status",
+            ok_or_err(!server.aof.write_failed()),
+        ),
         ("aof_last_cow_size", "0".to_string()),
     ];
     for (name, value) in lines {
@@ -794,8 +842,14 @@ pub fn info_size_fields(server: &Server, out: &mut String) {
     let lines = [
         ("aof_current_size", status.current_size.to_string()),
         ("aof_base_size", status.base_size.to_string()),
-        ("aof_pending_rewrite", u8::from(status.rewrite_scheduled).to_string()),
-        ("aof_buffer_length", server.effects.aof_buffered().to_string()),
+        (
+            "aof_pending_rewrite",
+            u8::from(status.rewrite_scheduled).to_string(),
+        ),
+        (
+            "aof_buffer_length",
+            server.effects.aof_buffered().to_string(),
+        ),
         ("aof_pending_bio_fsync", "0".to_string()),
         ("aof_delayed_fsync", "0".to_string()),
     ];

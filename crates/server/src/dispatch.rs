@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
     BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALLOW_BUSY,
-    CMD_ALL_SHARDS, CMD_LOADING, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_WRITE,
+    CMD_ALL_SHARDS, CMD_LOADING, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
+    CMD_WRITE,
 };
 use smallvec::SmallVec;
 
@@ -94,7 +95,14 @@ pub fn process_command(
         }
     }
     if server.loading.active() && !spec.has(CMD_LOADING) && !client.replaying {
-        reject_command(server, client, stats, out, spec, crate::loading::LOADING_ERROR);
+        reject_command(
+            server,
+            client,
+            stats,
+            out,
+            spec,
+            crate::loading::LOADING_ERROR,
+        );
         return;
     }
     if client.subscribed() && client.protocol() == lodestone_resp::Protocol::Resp2 {

@@ -59,7 +59,10 @@ impl EffectStream {
                 if aof.db != Some(*db) {
                     aof.db = Some(*db);
                     let db = db.to_string();
-                    lodestone_aof::encode::encode_command(&mut aof.bytes, &[&b"SELECT"[..], db.as_bytes()]);
+                    lodestone_aof::encode::encode_command(
+                        &mut aof.bytes,
+                        &[&b"SELECT"[..], db.as_bytes()],
+                    );
                 }
                 match args {
                     EffectArgs::Sent(cmd) => {

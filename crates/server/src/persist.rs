@@ -30,14 +30,15 @@ pub fn rdb_path(server: &Server) -> PathBuf {
 pub fn save(server: &Server, locked: &mut Locked) -> io::Result<()> {
     let target = rdb_path(server);
     let temp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
-    let result = crate::snapshot::write_locked(server, locked, &temp, Purpose::Rdb, true).and_then(|()| {
-        std::fs::rename(&temp, &target)?;
-        // The rename itself must survive a crash: sync the directory entry.
-        if let Ok(dir) = File::open(".") {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    });
+    let result =
+        crate::snapshot::write_locked(server, locked, &temp, Purpose::Rdb, true).and_then(|()| {
+            std::fs::rename(&temp, &target)?;
+            // The rename itself must survive a crash: sync the directory entry.
+            if let Ok(dir) = File::open(".") {
+                let _ = dir.sync_all();
+            }
+            Ok(())
+        });
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
         return result;
@@ -135,7 +136,10 @@ pub fn load_into(
     data: &[u8],
     merge: bool,
 ) -> Result<usize, String> {
-    read_rdb(server, data, merge, |batch, _| insert_batch(locked, batch, merge)).map(|(n, _)| n)
+    read_rdb(server, data, merge, |batch, _| {
+        insert_batch(locked, batch, merge)
+    })
+    .map(|(n, _)| n)
 }
 
 /// Loads an RDB file's contents at startup, a batch of keys per lock hold, with

@@ -283,4 +283,3 @@ pub fn starts(dir: &Path, args: &[&str]) -> bool {
         .expect("run lodestone")
         .success()
 }
-

@@ -399,7 +399,9 @@ fn persistence_section(ctx: &mut Ctx, out: &mut String) {
     let running = state.running;
     let bgsave = running.filter(|r| r.purpose == Purpose::Rdb);
     out.push_str("# Persistence\r\n");
-    field(out, "loading", u8::from(server.loading.active()));
+    // Read once: the load may end while the section is written.
+    let loading = server.loading.active();
+    field(out, "loading", u8::from(loading));
     field(out, "async_loading", 0);
     // No fork: the "copy on write" figures are the encoded old values a snapshot
     // keeps for keys written while it runs.
@@ -467,7 +469,7 @@ fn persistence_section(ctx: &mut Ctx, out: &mut String) {
         &["module_fork_in_progress", "module_fork_last_cow_size"],
     );
     crate::aof::info_size_fields(server, out);
-    if server.loading.active() {
+    if loading {
         loading_progress(server, out, now_ms);
     }
 }
