@@ -23,11 +23,16 @@ def server(tmp_path_factory):
     proc = subprocess.Popen([BINARY, "--port", str(port), "--dir", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:
+        # Ready once PING answers: connecting is not enough while the dataset loads
+        # (-LOADING).
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as probe:
+                probe.sendall(b"PING\r\n")
+                if probe.recv(64).startswith(b"+PONG"):
+                    break
         except OSError:
-            time.sleep(0.02)
+            pass
+        time.sleep(0.02)
     else:
         proc.kill()
         pytest.fail("lodestone did not start")

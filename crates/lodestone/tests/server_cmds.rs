@@ -501,9 +501,7 @@ impl FileServer {
             .spawn()
             .expect("start lodestone");
         let server = FileServer { child, port };
-        let ready = wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let ready = common::wait_serving(port);
         assert!(ready, "lodestone with {} did not start", config.display());
         server
     }

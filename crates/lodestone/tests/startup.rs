@@ -17,9 +17,7 @@ fn start(args: &[String]) -> std::process::Child {
 }
 
 fn wait_listening(port: u16) -> bool {
-    wait_for(Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
+    common::wait_serving(port)
 }
 
 /// A config file in redis.conf syntax is read, and command-line flags override it.

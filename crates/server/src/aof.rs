@@ -441,7 +441,7 @@ fn replay(
         crate::dispatch::process_command(server, &mut client, &stats, &mut out, &cmd, &mut scratch);
         out.buf.clear();
         count += 1;
-        if count % 1024 == 0 {
+        if count.is_multiple_of(1024) {
             server.loading.progress(offset + item.end as u64);
         }
     }

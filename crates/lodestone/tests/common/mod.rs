@@ -16,6 +16,19 @@ pub struct TestServer {
     pub dir: std::path::PathBuf,
 }
 
+/// Whether a server on `port` answers PING with PONG within the bound (it listens
+/// while loading its dataset, answering -LOADING until done).
+pub fn wait_serving(port: u16) -> bool {
+    wait_for(Duration::from_secs(20), || {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    })
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind to port 0");
@@ -105,13 +118,15 @@ impl TestServer {
         while Instant::now() < deadline {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                // Any reply means the server is serving (NOAUTH included). QUIT and
-                // reading to EOF mean the probe is gone from CLIENT LIST and INFO by the
-                // time a test starts counting clients.
+                // Any reply means the server is serving (NOAUTH included), except
+                // -LOADING: the dataset is still loading. QUIT and reading to EOF mean
+                // the probe is gone from CLIENT LIST and INFO by the time a test starts
+                // counting clients.
                 if s.write_all(b"PING\r\nQUIT\r\n").is_ok() {
                     let mut buf = Vec::new();
                     let _ = s.read_to_end(&mut buf);
-                    if buf.first().is_some_and(|b| *b == b'+' || *b == b'-') {
+                    let loading = buf.starts_with(b"-LOADING");
+                    if !loading && buf.first().is_some_and(|b| *b == b'+' || *b == b'-') {
                         return;
                     }
                 }
