@@ -197,7 +197,7 @@ fn incr_file(dir: &Path) -> std::path::PathBuf {
         .lines()
         .filter(|l| l.ends_with("type i"))
         .filter_map(|l| l.split(' ').nth(1))
-        .last()
+        .next_back()
         .expect("an incr file");
     dir.join("appendonlydir").join(name)
 }
