@@ -440,6 +440,9 @@ pub struct Hot {
     pub pubsub_output_limits: crate::pubsub::OutputLimits,
     /// `notify-keyspace-events` as flags (see [`crate::notify`]).
     pub notify_keyspace_events: std::sync::atomic::AtomicU32,
+    /// `lazyfree-lazy-expire`: expired keys are freed in the background and their
+    /// deletion reaches the effect stream as UNLINK rather than DEL.
+    pub lazyfree_lazy_expire: AtomicBool,
 }
 
 impl Hot {
@@ -582,6 +585,7 @@ impl Config {
                 stream_node_max_entries: AtomicU64::new(100),
                 pubsub_output_limits: crate::pubsub::OutputLimits::new(32 << 20, 8 << 20, 60),
                 notify_keyspace_events: Default::default(),
+                lazyfree_lazy_expire: AtomicBool::new(false),
             },
             file: None,
         };
@@ -761,6 +765,9 @@ impl Config {
                 .has_requirepass
                 .store(!value.is_empty(), Ordering::Relaxed),
             "maxclients" => hot.maxclients.store(n.max(0) as u64, Ordering::Relaxed),
+            "lazyfree-lazy-expire" => hot
+                .lazyfree_lazy_expire
+                .store(value == "yes", Ordering::Relaxed),
             "hz" => hot.hz.store(n.clamp(1, 500) as u64, Ordering::Relaxed),
             "active-expire-effort" => hot
                 .active_expire_effort
