@@ -360,6 +360,7 @@ fn run_for(
     let mut out = ReplyWriter::new(waiter.protocol);
     let saved_db = std::mem::replace(&mut keys.db, waiter.db);
     let dirty_before = keys.dirty;
+    let effects_before = keys.effects.len();
     let mut ctx = Ctx {
         server,
         client: &mut client,
@@ -375,6 +376,8 @@ fn run_for(
     let still_blocked = ctx.still_blocked;
     // The waiter's effect (LPOP for a BLPOP...) follows the writer's in the stream.
     keys.seal_effect(cmd, dirty_before);
+    // Redis propagates each served client's several effects as their own transaction.
+    keys.wrap_in_multi(effects_before);
     keys.db = saved_db;
     if still_blocked {
         return None;

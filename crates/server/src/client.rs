@@ -49,7 +49,10 @@ pub struct ClientState {
     pub script_restart: bool,
     /// A script of this client is running: the commands it calls are the script's.
     pub in_script: bool,
-    /// The AOF loader's client: runs while loading, with expiry suspended.
+    /// Replays an effect stream (the AOF loader's client; `DEBUG SET-REPLAYING` for
+    /// tests): its commands run with expiry suspended, as Redis runs them while loading
+    /// (see [`crate::ctx::KeyAccess::no_expiry`]). Keys whose TTL passed while the stream
+    /// waited on disk expire once a normal client or the active cycle meets them.
     pub replaying: bool,
 }
 

@@ -442,6 +442,9 @@ pub struct Hot {
     pub notify_keyspace_events: std::sync::atomic::AtomicU32,
     /// `appendfsync` as `crate::aof::FSYNC_*`.
     pub appendfsync: std::sync::atomic::AtomicU8,
+    /// `lazyfree-lazy-expire`: expired keys are freed in the background and their
+    /// deletion reaches the effect stream as UNLINK rather than DEL.
+    pub lazyfree_lazy_expire: AtomicBool,
 }
 
 impl Hot {
@@ -585,6 +588,7 @@ impl Config {
                 pubsub_output_limits: crate::pubsub::OutputLimits::new(32 << 20, 8 << 20, 60),
                 notify_keyspace_events: Default::default(),
                 appendfsync: std::sync::atomic::AtomicU8::new(crate::aof::FSYNC_EVERYSEC),
+                lazyfree_lazy_expire: AtomicBool::new(false),
             },
             file: None,
         };
@@ -764,6 +768,9 @@ impl Config {
                 .has_requirepass
                 .store(!value.is_empty(), Ordering::Relaxed),
             "maxclients" => hot.maxclients.store(n.max(0) as u64, Ordering::Relaxed),
+            "lazyfree-lazy-expire" => hot
+                .lazyfree_lazy_expire
+                .store(value == "yes", Ordering::Relaxed),
             "hz" => hot.hz.store(n.clamp(1, 500) as u64, Ordering::Relaxed),
             "appendfsync" => hot.appendfsync.store(
                 match value {

@@ -107,6 +107,31 @@ fn record_event(
     }
 }
 
+/// How the effect stream records the deletion of an expired `key`: DEL, or UNLINK
+/// when `unlink` (`lazyfree-lazy-expire`), as Redis's `propagateDeletion`.
+pub fn expiry_deletion(unlink: bool, key: &[u8]) -> Vec<Vec<u8>> {
+    let name: &[u8] = if unlink { b"UNLINK" } else { b"DEL" };
+    vec![name.to_vec(), key.to_vec()]
+}
+
+/// Bookkeeping for a key found expired and deleted: counted (INFO `expired_keys`) and,
+/// when effects are tracked (`propagation` is `Some(unlink)`), its deletion put on the
+/// effect stream at once, so it precedes the effect of the command that found it, even a
+/// read: a replay must not find the key there. One effect per expired key (scripts
+/// under `redis.set_repl` rely on it).
+fn record_expired(
+    expired: &mut Vec<(usize, Key)>,
+    effects: &mut Vec<(usize, EffectArgs)>,
+    propagation: Option<bool>,
+    db: usize,
+    key: &[u8],
+) {
+    expired.push((db, key.into()));
+    if let Some(unlink) = propagation {
+        effects.push((db, EffectArgs::Built(expiry_deletion(unlink, key))));
+    }
+}
+
 fn is_stream(value: &Value) -> bool {
     matches!(value, Value::Stream(_))
 }
@@ -155,6 +180,15 @@ pub struct KeyAccess<'a> {
     pub events: Vec<crate::notify::Event>,
     /// Set while a script runs: the clock reading every command it calls uses.
     pub frozen_now_ms: Option<i64>,
+    /// Replay mode (AOF loading, from [`ClientState::replaying`]): nothing expires, a
+    /// key whose TTL has passed is live, as in Redis while `server.loading`. The stream
+    /// being replayed already holds the DEL of every key that expired when it was
+    /// written; a key that expires only later must still be there for the commands that
+    /// used it back then.
+    pub no_expiry: bool,
+    /// `lazyfree-lazy-expire`, read when effects are tracked: expiry deletions are
+    /// propagated as UNLINK rather than DEL.
+    pub unlink_expired: bool,
 }
 
 impl<'a> KeyAccess<'a> {
@@ -177,7 +211,46 @@ impl<'a> KeyAccess<'a> {
             notify_flags: 0,
             events: Vec::new(),
             frozen_now_ms: None,
+            no_expiry: false,
+            unlink_expired: false,
         }
+    }
+
+    /// Whether `entry`'s TTL has passed (never in replay mode).
+    fn has_lapsed(&self, entry: &Entry) -> bool {
+        !self.no_expiry && entry.is_expired(self.now_ms)
+    }
+
+    /// Whether a deadline given by a command is already past, so that the command
+    /// deletes the key instead of setting the TTL: Redis's `checkAlreadyExpired`, false
+    /// in replay mode, where the key keeps its past TTL.
+    pub fn already_expired(&self, when_ms: i64) -> bool {
+        !self.no_expiry && when_ms <= self.now_ms
+    }
+
+    /// [`expiry_deletion`] under this command's `lazyfree-lazy-expire` (also the form of
+    /// EXPIRE or GETEX with a deadline already past).
+    pub fn expiry_deletion(&self, key: &[u8]) -> Vec<Vec<u8>> {
+        expiry_deletion(self.unlink_expired, key)
+    }
+
+    /// `effects`' part in [`record_expired`]: `Some(unlink)` when effects are tracked.
+    fn expiry_propagation(&self) -> Option<bool> {
+        self.track_effects.then_some(self.unlink_expired)
+    }
+
+    /// Wraps the effects from index `from` on in MULTI/EXEC when there are several:
+    /// Redis propagates the effects of one command, script or transaction as one
+    /// transaction (a lazy-expiry DEL and the write that followed it, for one).
+    pub fn wrap_in_multi(&mut self, from: usize) {
+        let effects = &mut self.effects;
+        if effects.len().saturating_sub(from) < 2 {
+            return;
+        }
+        let first_db = effects[from].0;
+        let last_db = effects[effects.len() - 1].0;
+        effects.insert(from, (first_db, EffectArgs::Built(vec![b"MULTI".to_vec()])));
+        effects.push((last_db, EffectArgs::Built(vec![b"EXEC".to_vec()])));
     }
 
     /// Records a keyspace event on `key` of the selected database (published if its
@@ -191,15 +264,25 @@ impl<'a> KeyAccess<'a> {
         record_event(&mut self.events, self.notify_flags, db, class, event, key);
     }
 
+    /// A write put a new value at `key` without looking it up first (MSET, the STORE
+    /// commands): a value it replaced whose TTL had passed counts as expired first, as
+    /// the lookup Redis's `setKey` does would have deleted it (stats, effect stream).
+    fn replaced(&mut self, db: usize, key: &[u8], old: Option<&Entry>) {
+        if old.is_some_and(|o| self.has_lapsed(o)) {
+            let propagation = self.expiry_propagation();
+            record_expired(&mut self.expired, &mut self.effects, propagation, db, key);
+        }
+        self.notify_created(db, key, old);
+    }
+
     /// The `new` event when a write found no live value at the key it filled.
     fn notify_created(&mut self, db: usize, key: &[u8], old: Option<&Entry>) {
         if self.notify_flags == 0 {
             return;
         }
-        let now = self.now_ms;
         match old {
             None => self.notify_in(db, crate::notify::NEW, "new", key),
-            Some(old) if old.is_expired(now) => {
+            Some(old) if self.has_lapsed(old) => {
                 self.notify_in(db, crate::notify::EXPIRED, "expired", key);
                 self.notify_in(db, crate::notify::NEW, "new", key);
             }
@@ -261,6 +344,8 @@ impl<'a> KeyAccess<'a> {
         let count = access.count;
         let miss_event = count && !access.quiet;
         let now = self.now_ms;
+        let lapses = !self.no_expiry;
+        let propagation = self.expiry_propagation();
         let part = self.locked.db_for(key, db);
         let Some(index) = part.index_of(key) else {
             self.misses += u64::from(count);
@@ -276,12 +361,12 @@ impl<'a> KeyAccess<'a> {
             }
             return None;
         };
-        if part.entry_at(index)?.is_expired(now) {
+        if lapses && part.entry_at(index)?.is_expired(now) {
             let gone = part.remove(key);
             if self.track_ready && gone.is_some_and(|e| is_stream(&e.value)) {
                 self.ready.push_back((db, key.into()));
             }
-            self.expired.push((db, key.into()));
+            record_expired(&mut self.expired, &mut self.effects, propagation, db, key);
             if self.track_watch {
                 self.touched.push((db, key.into()));
             }
@@ -343,7 +428,7 @@ impl<'a> KeyAccess<'a> {
         entry.expire_ms = expire_ms;
         entry.access_s = (now / 1000) as u32;
         let old = self.locked.db_for(key, db).insert(key, entry);
-        self.notify_created(db, key, old.as_ref());
+        self.replaced(db, key, old.as_ref());
         self.dirty += 1;
         self.touch(db, key);
         if (feeds || old.as_ref().is_some_and(|o| is_stream(&o.value))) && self.track_ready {
@@ -428,7 +513,7 @@ impl<'a> KeyAccess<'a> {
     pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry) {
         let feeds = entry.value.can_feed_waiters();
         let old = self.locked.db_for(key, db).insert(key, entry);
-        self.notify_created(db, key, old.as_ref());
+        self.replaced(db, key, old.as_ref());
         self.touch(db, key);
         if (feeds || old.as_ref().is_some_and(|o| is_stream(&o.value))) && self.track_ready {
             self.ready.push_back((db, key.into()));

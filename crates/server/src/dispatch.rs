@@ -13,13 +13,13 @@ use lodestone_resp::{Command, ReplyWriter};
 use lodestone_spec::{
     BeginSearch, CommandId, CommandSpec, FindKeys, KeySpec, CMD_ADMIN, CMD_ALLOW_BUSY,
     CMD_ALL_SHARDS, CMD_LOADING, CMD_NO_AUTH, CMD_NO_MULTI, CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG,
-    CMD_WRITE,
+    CMD_TOUCHES_ARBITRARY_KEYS, CMD_WRITE,
 };
 use smallvec::SmallVec;
 
 use crate::client::ClientState;
 use crate::commands;
-use crate::ctx::{BlockMode, Ctx, EffectArgs, KeyAccess};
+use crate::ctx::{BlockMode, Ctx, KeyAccess};
 use crate::errors::{unknown_command, unknown_subcommand, wrong_arity};
 use crate::keyspace::{shard_of, Busy, Locked};
 use crate::server::{bump, Server, SlowlogEntry, ThreadStats};
@@ -287,7 +287,7 @@ pub fn call<'a>(
     locked: Locked<'a>,
 ) {
     let now_ms = lodestone_util::clock::now_ms();
-    let mut keys = access(server, locked, client.db, now_ms);
+    let mut keys = access(server, locked, client, now_ms);
     run_one(
         server,
         client,
@@ -298,17 +298,36 @@ pub fn call<'a>(
         &mut keys,
         BlockMode::Park,
     );
+    // Several effects (a lazy-expiry DEL and the write, XREADGROUP's claims) are one
+    // transaction, as Redis propagates them; scripts wrap their own, and commands that
+    // touch arbitrary keys (SCAN, RANDOMKEY) propagate only independent DELs.
+    if !spec.has(CMD_TOUCHES_ARBITRARY_KEYS) && !crate::scripting::is_script_call(spec) {
+        keys.wrap_in_multi(0);
+    }
     finish(server, keys);
 }
 
 /// A command's access to the shards it locked, tracking what someone is waiting for:
-/// blocked clients, readers of the effect stream, watchers.
-fn access<'a>(server: &'a Server, locked: Locked<'a>, db: usize, now_ms: i64) -> KeyAccess<'a> {
-    let mut keys = KeyAccess::new(locked, db, now_ms);
+/// blocked clients, readers of the effect stream, watchers. A replaying client's
+/// commands run with expiry suspended.
+fn access<'a>(
+    server: &'a Server,
+    locked: Locked<'a>,
+    client: &ClientState,
+    now_ms: i64,
+) -> KeyAccess<'a> {
+    let mut keys = KeyAccess::new(locked, client.db, now_ms);
     keys.track_ready = server.blocked.count() > 0;
     keys.track_effects = server.effects.has_readers();
     keys.track_watch = server.watched.any();
     keys.notify_flags = server.notify_flags();
+    keys.no_expiry = client.replaying;
+    keys.unlink_expired = keys.track_effects
+        && server
+            .config
+            .hot
+            .lazyfree_lazy_expire
+            .load(Ordering::Relaxed);
     keys
 }
 
@@ -481,7 +500,7 @@ fn run_transaction(
         }
     };
     let now_ms = lodestone_util::clock::now_ms();
-    let mut keys = access(server, locked, client.db, now_ms);
+    let mut keys = access(server, locked, client, now_ms);
     let aborted = client.shared.dirty_cas.load(Ordering::Relaxed)
         || watched_key_expired(server, client, &mut keys);
     crate::commands::transaction::unwatch_all(server, client);
@@ -503,14 +522,7 @@ fn run_transaction(
             BlockMode::Never,
         );
     }
-    if keys.effects.len() > 1 {
-        let db = keys.effects[0].0;
-        let last_db = keys.effects[keys.effects.len() - 1].0;
-        keys.effects
-            .insert(0, (db, EffectArgs::Built(vec![b"MULTI".to_vec()])));
-        keys.effects
-            .push((last_db, EffectArgs::Built(vec![b"EXEC".to_vec()])));
-    }
+    keys.wrap_in_multi(0);
     finish(server, keys);
 }
 

@@ -6,7 +6,10 @@
 //! at a time, so clients on other shards never wait for it; a cycle that runs out of time
 //! resumes at the next shard.
 //!
-//! As in Redis, expirations count in `expired_keys` but not as changes for SAVE.
+//! As in Redis, expirations count in `expired_keys` but not as changes for SAVE. Each
+//! deletion reaches the effect stream as `DEL key` (`UNLINK key` under
+//! `lazyfree-lazy-expire`), appended while the shard is held, like a command's effects,
+//! and never wrapped in MULTI/EXEC (Redis's `propagate_no_multi` for this cycle).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ use rand::SeedableRng;
 
 use lodestone_store::Shard;
 
+use crate::ctx::{expiry_deletion, EffectArgs};
 use crate::keyspace::SHARDS;
 use crate::lazyfree;
 use crate::server::Server;
@@ -59,7 +63,9 @@ pub async fn cron(server: Arc<Server>) {
         server
             .pubsub
             .check_soft_limits(&server.config.hot.pubsub_output_limits);
-        if server.active_expire_enabled.load(Ordering::Relaxed) {
+        // As in Redis, nothing expires while a dataset loads: the stream being replayed
+        // holds the deletions of its time.
+        if server.active_expire_enabled.load(Ordering::Relaxed) && !server.loading.active() {
             let effort = server
                 .config
                 .hot
@@ -97,8 +103,16 @@ pub fn active_expire_cycle(
         let mut shard = server.keyspace.lock_shard(shard_id);
         let mut deleted = Vec::new();
         let notify = crate::notify::wanted(server.notify_flags(), crate::notify::EXPIRED);
-        let track = (server.watched.any() || notify).then_some(&mut deleted);
+        let propagate = server.effects.has_readers();
+        let track = (server.watched.any() || notify || propagate).then_some(&mut deleted);
         expired_total += expire_shard(&mut shard, rng, now, &params, began, track);
+        if propagate && !deleted.is_empty() {
+            let effects: Vec<(usize, EffectArgs)> = deleted
+                .iter()
+                .map(|(db, key)| (*db, EffectArgs::Built(expiry_deletion(params.lazy, key))))
+                .collect();
+            server.effects.append(&effects);
+        }
         // Watchers and subscribers learn of the deletions while the shard is still held,
         // as with any write (a key already expired when watched is no change: it is gone
         // now).

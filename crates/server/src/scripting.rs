@@ -357,7 +357,8 @@ pub fn run(ctx: &mut Ctx, script: Script, keys: &[&[u8]], args: &[&[u8]], read_o
         return;
     }
     ctx.out.raw(&out.buf);
-    wrap_effects(ctx, effects_before);
+    // A script's writes enter the effect stream as one MULTI ... EXEC block.
+    ctx.keys.wrap_in_multi(effects_before);
     ctx.keys.propagate_none();
 }
 
@@ -402,27 +403,6 @@ fn count_script_error(server: &Server, reply: &[u8], last_call_error: Option<&[u
         return;
     }
     server.count_error(&String::from_utf8_lossy(text));
-}
-
-/// A script's writes enter the effect stream as one MULTI ... EXEC block.
-fn wrap_effects(ctx: &mut Ctx, from: usize) {
-    let effects = &mut ctx.keys.effects;
-    if effects.len() - from < 2 {
-        return;
-    }
-    let first_db = effects[from].0;
-    let last_db = effects[effects.len() - 1].0;
-    effects.insert(
-        from,
-        (
-            first_db,
-            crate::ctx::EffectArgs::Built(vec![b"MULTI".to_vec()]),
-        ),
-    );
-    effects.push((
-        last_db,
-        crate::ctx::EffectArgs::Built(vec![b"EXEC".to_vec()]),
-    ));
 }
 
 /// `redis.call` and friends, on behalf of one running script.
@@ -535,6 +515,7 @@ impl Host for ScriptHost<'_, '_, '_> {
         let mut out = small_writer(protocol);
         let dirty_before = self.ctx.keys.dirty;
         let effects_before = self.ctx.keys.effects.len();
+        let expired_before = self.ctx.keys.expired.len();
         let ctx = &mut *self.ctx;
         crate::dispatch::run_one(
             ctx.server,
@@ -550,7 +531,10 @@ impl Host for ScriptHost<'_, '_, '_> {
             self.run.wrote.store(true, Ordering::Relaxed);
         }
         if !self.propagate {
-            ctx.keys.effects.truncate(effects_before);
+            // Expiry deletions are propagated whatever the script asked, as in Redis:
+            // they come first among the call's effects, one per expired key.
+            let expiry_deletions = ctx.keys.expired.len() - expired_before;
+            ctx.keys.effects.truncate(effects_before + expiry_deletions);
         }
         if out.buf.first() == Some(&b'-') {
             self.last_call_error = Some(error_text(&out.buf).to_vec());

@@ -75,6 +75,12 @@ impl TestServer {
     /// Starts Debian's `redis-server` (the reference), or `None` when it is not installed
     /// and the run is not CI (CI must have it: the differential tests are not optional).
     pub fn start_redis() -> Option<TestServer> {
+        TestServer::start_redis_with(&[])
+    }
+
+    /// [`Self::start_redis`] with extra `--name value` arguments, given last so they win
+    /// over the defaults (`--appendonly yes`).
+    pub fn start_redis_with(args: &[&str]) -> Option<TestServer> {
         let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -104,6 +110,7 @@ impl TestServer {
                 "--enable-debug-command",
                 "yes",
             ])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

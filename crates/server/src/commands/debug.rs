@@ -22,6 +22,13 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         (b"sleep", 3) => sleep(ctx),
         (b"object", 3) => object(ctx),
         (b"set-active-expire", 3) => set_active_expire(ctx),
+        (b"set-replaying", 3) => {
+            // Lodestone's own: this connection runs its commands as the AOF loader's
+            // replay does (expiry suspended), so tests can replay an effect stream.
+            ctx.client.replaying = atoi(ctx.arg(2)) != 0;
+            ctx.out.ok();
+            Ok(())
+        }
         (b"set-disable-deny-scripts", 3) => {
             let disabled = atoi(ctx.arg(2)) != 0;
             ctx.server
@@ -150,6 +157,8 @@ fn help(ctx: &mut Ctx) -> CmdResult {
             "    true, false.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Turn the active expiry cycle off (0) or on (1).",
+            "SET-REPLAYING <0|1>",
+            "    Run this connection's commands as a replay of the AOF does: nothing expires.",
             "SET-DISABLE-DENY-SCRIPTS <0|1>",
             "    Let scripts call commands that scripts may not call (1), or not (0); for tests.",
             "SLEEP <seconds>",

@@ -72,7 +72,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     if ttl != 0 && !absttl {
         ttl = ttl.saturating_add(now);
     }
-    if ttl != 0 && ttl <= now {
+    if ttl != 0 && ctx.keys.already_expired(ttl) {
         // Already expired: the key is gone (a DEL on the effect stream if it existed).
         if deleted {
             ctx.keys.propagate_as(vec![b"DEL".to_vec(), key.to_vec()]);

@@ -4,6 +4,13 @@
 //! The four setters share one routine parameterised by unit and base time, as in Redis,
 //! so their option checks, overflow errors and "a time in the past deletes the key" rule
 //! cannot drift apart. The arithmetic on client numbers is checked: it never wraps.
+//!
+//! Effects (as Redis 7.0): a TTL set is propagated as `PEXPIREAT key <unix ms>` with the
+//! NX/XX/GT/LT options as sent, so a replay days later sets the same deadline; a past
+//! deadline as the DEL (UNLINK under `lazyfree-lazy-expire`) it did; nothing when the
+//! key was missing or a condition refused.
+
+use std::sync::atomic::Ordering;
 
 use lodestone_store::NO_EXPIRE;
 
@@ -77,17 +84,31 @@ fn set_expiry(ctx: &mut Ctx, unit: Unit, base: Base) -> CmdResult {
         ctx.out.integer(0);
         return Ok(());
     }
-    if when <= ctx.keys.now_ms {
+    if ctx.keys.already_expired(when) {
         // A deadline already past deletes the key (and is not an expiration).
         let db = ctx.keys.db;
+        let lazy = ctx
+            .server
+            .config
+            .hot
+            .lazyfree_lazy_expire
+            .load(Ordering::Relaxed);
         if let Some(old) = ctx.keys.take_in(db, key) {
-            let config = &ctx.server.config;
-            lazyfree::dispose(old, || config.get_bool("lazyfree-lazy-expire"));
+            lazyfree::dispose(old, || lazy);
         }
+        let deletion = ctx.keys.expiry_deletion(key);
+        ctx.keys.propagate_as(deletion);
         ctx.notify(notify::GENERIC, "del", key);
     } else {
         ctx.keys.raw_db(key).set_expire(key, when);
         ctx.keys.modified(key);
+        if !(unit == Unit::Millis && base == Base::Epoch) {
+            // PEXPIREAT goes as sent; the others as PEXPIREAT of the absolute time.
+            let mut effect: Vec<Vec<u8>> = cmd.args().map(<[u8]>::to_vec).collect();
+            effect[0] = b"PEXPIREAT".to_vec();
+            effect[2] = when.to_string().into_bytes();
+            ctx.keys.propagate_as(effect);
+        }
         ctx.notify(notify::GENERIC, "expire", key);
     }
     ctx.out.integer(1);

@@ -189,6 +189,9 @@ enum SetOutcome {
 
 /// The core of SET, SETEX and PSETEX: validates the expiry, answers GET, honours NX/XX,
 /// and stores the value. The caller replies unless `opts.get` (already replied).
+///
+/// Effect (as Redis 7.0): with an expiry, `SET key value PXAT <unix ms>` whatever the
+/// form and options, so a replay sets the same deadline; else the request without GET.
 fn set_generic(
     ctx: &mut Ctx,
     key: &[u8],
@@ -207,6 +210,7 @@ fn set_generic(
     if (opts.nx && found) || (opts.xx && !found) {
         return Ok(SetOutcome::Aborted);
     }
+    let value_arg = value;
     let value = Value::Str(StrValue::from_bytes(value));
     if opts.keep_ttl {
         ctx.keys.set_keep_ttl(key, value);
@@ -216,8 +220,24 @@ fn set_generic(
         ctx.keys.set(key, value, expire_at.unwrap_or(NO_EXPIRE));
     }
     ctx.notify(notify::STRING, "set", key);
-    if expire_at.is_some() {
+    if let Some(at) = expire_at {
+        ctx.keys.propagate_as(vec![
+            b"SET".to_vec(),
+            key.to_vec(),
+            value_arg.to_vec(),
+            b"PXAT".to_vec(),
+            at.to_string().into_bytes(),
+        ]);
         ctx.notify(notify::GENERIC, "expire", key);
+    } else if opts.get {
+        let cmd = ctx.cmd;
+        let without_get = cmd
+            .args()
+            .enumerate()
+            .filter(|(i, arg)| *i < 3 || !is_word(arg, "GET"))
+            .map(|(_, arg)| arg.to_vec())
+            .collect();
+        ctx.keys.propagate_as(without_get);
     }
     Ok(SetOutcome::Written)
 }
@@ -277,6 +297,8 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     reply_get(ctx, key)?;
     let value = Value::Str(StrValue::from_bytes(cmd.arg(2)));
     ctx.keys.set(key, value, NO_EXPIRE);
+    ctx.keys
+        .propagate_as(vec![b"SET".to_vec(), key.to_vec(), cmd.arg(2).to_vec()]);
     ctx.notify(notify::STRING, "set", key);
     Ok(())
 }
@@ -316,14 +338,21 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     let expire_at = expire_at.transpose()?;
     reply_str(ctx.out, value);
     let absolute = opts.expire.is_some_and(|e| e.kind.is_absolute());
+    // Never propagated as sent (Redis 7.0): as the DEL/UNLINK, PEXPIREAT or PERSIST it
+    // amounted to, or not at all.
     match expire_at {
-        Some(at) if absolute && at <= now => {
+        Some(at) if absolute && ctx.keys.already_expired(at) => {
             ctx.keys.remove(key);
+            let deletion = ctx.keys.expiry_deletion(key);
+            ctx.keys.propagate_as(deletion);
             ctx.notify(notify::GENERIC, "del", key);
         }
         Some(at) => {
             ctx.keys.raw_db(key).set_expire(key, at);
             ctx.keys.modified(key);
+            let at = at.to_string().into_bytes();
+            ctx.keys
+                .propagate_as(vec![b"PEXPIREAT".to_vec(), key.to_vec(), at]);
             ctx.notify(notify::GENERIC, "expire", key);
         }
         None if opts.persist => persist(ctx, key),
@@ -338,6 +367,8 @@ fn persist(ctx: &mut Ctx, key: &[u8]) {
     if db.get(key).is_some_and(|e| e.expire_ms != NO_EXPIRE) {
         db.set_expire(key, NO_EXPIRE);
         ctx.keys.modified(key);
+        ctx.keys
+            .propagate_as(vec![b"PERSIST".to_vec(), key.to_vec()]);
         ctx.notify(notify::GENERIC, "persist", key);
     }
 }
@@ -578,6 +609,13 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
             result
         }
     };
+    // Recorded as the value it left, keeping the TTL (Redis 7.0's form).
+    ctx.keys.propagate_as(vec![
+        b"SET".to_vec(),
+        key.to_vec(),
+        result.clone(),
+        b"KEEPTTL".to_vec(),
+    ]);
     ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(&result);
     Ok(())
