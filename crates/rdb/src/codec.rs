@@ -12,6 +12,9 @@ pub struct Corrupt(pub &'static str);
 
 pub type Result<T> = std::result::Result<T, Corrupt>;
 
+/// The reason given when the data ends before what it announces (a file cut short).
+pub const SHORT_READ: &str = "unexpected end of data";
+
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
@@ -121,7 +124,7 @@ impl<'a> Reader<'a> {
 
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
-            return Err(Corrupt("unexpected end of data"));
+            return Err(Corrupt(SHORT_READ));
         }
         let out = &self.data[self.at..self.at + n];
         self.at += n;

@@ -246,7 +246,7 @@ pub fn load(
         crc.copy_from_slice(stored);
         let stored = u64::from_le_bytes(crc);
         if stored != 0 && stored != lodestone_util::crc64::redis(&data[..body_len]) {
-            return Err(Corrupt("wrong RDB checksum"));
+            return Err(Corrupt("RDB CRC error"));
         }
     }
     loaded.end = data.len() - r.remaining();

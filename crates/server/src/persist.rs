@@ -168,12 +168,20 @@ pub fn load_rdb_file_at_start(server: &Server) -> Result<(), String> {
     let data = match std::fs::read(&path) {
         Ok(data) => data,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+        Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let started = std::time::Instant::now();
     server.loading.begin(data.len() as u64);
+    // Redis's wording for a file cut short, and for one that is damaged.
     load_at_start(server, &data, 0).map_err(|e| {
-        format!("Short read or OOM loading DB. Unrecoverable error, aborting now ({e})")
+        if e == lodestone_rdb::codec::SHORT_READ {
+            "Short read or OOM loading DB. Unrecoverable error, aborting now.".to_string()
+        } else {
+            format!(
+                "Internal error in RDB reading {} -> {e}. Terminating server after rdb file reading failure.",
+                path.display()
+            )
+        }
     })?;
     tracing::info!(
         "DB loaded from disk: {:.3} seconds ({} keys)",
