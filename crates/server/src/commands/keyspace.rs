@@ -302,6 +302,9 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_is_async(ctx)?;
     let db = ctx.keys.db;
     flush(ctx, lazy, |d| d == db);
+    // Propagated (AOF) even when the database was already empty, as Redis 7.0 does.
+    ctx.keys
+        .propagate_as(ctx.cmd.args().map(<[u8]>::to_vec).collect());
     ctx.out.ok();
     Ok(())
 }
