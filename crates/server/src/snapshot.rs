@@ -349,10 +349,14 @@ fn write(server: &Server, job: &Job) -> io::Result<()> {
             if snapshots.cancel.load(Ordering::Relaxed) {
                 return Err(cancelled());
             }
+            // `rdb-key-save-delay` (a testing knob): one key per lock hold, then the
+            // pause, taken with no lock held.
+            let delay_us = server.config.get_i64("rdb-key-save-delay");
+            let step = if delay_us == 0 { WALK_STEP } else { 1 };
             let mut visited = 0u64;
             let done = {
                 let mut shard = server.keyspace.lock_shard(id);
-                let mut budget = WALK_STEP;
+                let mut budget = step;
                 let mut all_done = true;
                 for part in shard.dbs.iter_mut() {
                     let part_done = part.snapshot_step(budget, |db, key, entry| {
@@ -360,7 +364,7 @@ fn write(server: &Server, job: &Job) -> io::Result<()> {
                         visited += 1;
                     });
                     all_done &= part_done;
-                    budget = WALK_STEP.saturating_sub(visited as usize);
+                    budget = step.saturating_sub(visited as usize);
                     if budget == 0 {
                         all_done = false;
                         break;
@@ -371,6 +375,9 @@ fn write(server: &Server, job: &Job) -> io::Result<()> {
             snapshots.keys_done.fetch_add(visited, Ordering::Relaxed);
             out.write_per_db(&mut walked)?;
             drain_kept(job, &mut out, &snapshots.kept_bytes)?;
+            if visited > 0 && delay_us != 0 {
+                key_save_delay(server, delay_us)?;
+            }
             if done {
                 break;
             }
@@ -379,6 +386,29 @@ fn write(server: &Server, job: &Job) -> io::Result<()> {
     // Every part is walked: nothing more can be kept, bar what FLUSHALL handed over.
     drain_kept(job, &mut out, &snapshots.kept_bytes)?;
     out.finish()
+}
+
+/// The pause `rdb-key-save-delay` asks for after each key saved, in microseconds
+/// (negative: 1 µs once every that many keys, as Redis's `debugDelay`). Taken in
+/// slices, so that cancelling the snapshot or setting the delay back to 0 ends it.
+fn key_save_delay(server: &Server, delay_us: i64) -> io::Result<()> {
+    let mut left = if delay_us > 0 {
+        delay_us as u64
+    } else {
+        u64::from(rand::random::<u64>() % delay_us.unsigned_abs() == 0)
+    };
+    while left > 0 {
+        if server.snapshots.cancel.load(Ordering::Relaxed) {
+            return Err(cancelled());
+        }
+        if server.config.get_i64("rdb-key-save-delay") == 0 {
+            break;
+        }
+        let slice = left.min(10_000);
+        std::thread::sleep(std::time::Duration::from_micros(slice));
+        left -= slice;
+    }
+    Ok(())
 }
 
 /// Writes a snapshot of the locked keyspace to `path` right away (SAVE, the AOF base
