@@ -286,7 +286,15 @@ fn load_files(server: &Server) -> Result<(), String> {
     let mut manifest = read_manifest(server)?;
     let prefix = prefix(server);
     let old_style = PathBuf::from(String::from_utf8_lossy(&prefix).as_ref());
-    if old_style.is_file() && manifest.base.is_none() && manifest.incrs.is_empty() {
+    // As Redis: no manifest yet, or one left by an upgrade interrupted before the move
+    // (its only file is the old-style one, not in the AOF directory yet).
+    let interrupted = manifest.incrs.is_empty()
+        && manifest
+            .base
+            .as_ref()
+            .is_some_and(|b| b.name == prefix && !in_dir(server, &b.name).exists());
+    let empty = manifest.base.is_none() && manifest.incrs.is_empty();
+    if old_style.is_file() && (empty || interrupted) {
         upgrade_old_style(server, &mut manifest, &old_style)?;
     }
     let files: Vec<_> = manifest.load_order().cloned().collect();
@@ -297,8 +305,8 @@ fn load_files(server: &Server) -> Result<(), String> {
             Ok(meta) => total += meta.len(),
             Err(e) => {
                 return Err(format!(
-                    "The AOF file {} doesn't exist or can't be read: {e}",
-                    path.display()
+                    "Unable to obtain the AOF file {} length. stat: {e}",
+                    String::from_utf8_lossy(&file.name)
                 ))
             }
         }
@@ -572,6 +580,14 @@ fn write_base_now(server: &Server, locked: &mut Locked, path: &Path, rdb: bool) 
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// CONFIG SET aof-disable-auto-gc no: the history files go now, as in Redis.
+pub fn delete_history_now(server: &Server) {
+    let mut status = server.aof.status.lock();
+    if !status.manifest.history.is_empty() {
+        delete_history(server, &mut status);
+    }
 }
 
 fn delete_history(server: &Server, status: &mut Status) {

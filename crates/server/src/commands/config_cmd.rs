@@ -113,6 +113,11 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         }
     }
     apply_appendonly(ctx, &pairs, &old);
+    if pairs.iter().any(|(p, _)| p.name == "aof-disable-auto-gc")
+        && !config.get_bool("aof-disable-auto-gc")
+    {
+        crate::aof::delete_history_now(ctx.server);
+    }
     if let Err((name, reason)) = apply_listeners(ctx, &pairs, &old) {
         for ((param, _), old) in pairs.iter().zip(&old) {
             let _ = config.set_value(param, old);
