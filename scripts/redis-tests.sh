@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs units of Redis 7.0.15's own Tcl test suite against Lodestone in the suite's
-# external-server mode, one fresh server per unit, and counts [ok]/[err]/[exception]/
-# [skip] per unit.
+# Runs units of Redis 7.0.15's own Tcl test suite against Lodestone and counts
+# [ok]/[err]/[exception]/[skip] per unit. Units under unit/ run in the suite's
+# external-server mode, one fresh server per unit; units under integration/ (which
+# start their own servers from config files: persistence, restarts) run in its normal
+# mode, with Lodestone standing in as src/redis-server.
 #
 #   scripts/redis-tests.sh [--check] [--record] [--server lodestone|redis]
 #                          [--units "unit/type/string ..."] [--unit-timeout SECONDS]
-#                          [--debug] [--binary PATH]
+#                          [--debug] [--binary PATH] [--internal]
 #
 #   --check    fail (exit 1) when a test listed in tests/redis-baseline.txt no longer
 #              passes: regressions only, so the suite can run in CI while most of it
@@ -17,6 +19,8 @@
 #   --debug    test the debug build (shares the build of `cargo test`) instead of the
 #              release build.
 #   --binary   test this lodestone binary as is (no build).
+#   --internal run every unit in the normal mode (the suite starts the servers),
+#              not only those under integration/.
 #
 # The suite comes from $REDIS_SRC, tests-external/redis-src (gitignored cache), or
 # /work/redis-src, else `apt-get source redis`. Tests named in tests/redis-skiplist.txt
@@ -25,7 +29,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-UNITS="unit/type/string unit/type/incr unit/keyspace unit/dump unit/expire unit/protocol unit/info-command unit/introspection unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/type/stream unit/type/stream-cgroups unit/sort unit/multi unit/pubsub unit/pubsubshard unit/obuf-limits unit/scripting unit/functions"
+UNITS="unit/type/string unit/type/incr unit/keyspace unit/dump unit/expire unit/protocol unit/info-command unit/introspection unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/type/stream unit/type/stream-cgroups unit/sort unit/multi unit/pubsub unit/pubsubshard unit/obuf-limits unit/scripting unit/functions integration/rdb integration/aof integration/aof-multi-part"
 DEFAULT_UNITS=$UNITS
 UNIT_TIMEOUT=600
 CHECK=0
@@ -33,6 +37,7 @@ RECORD=0
 SERVER=lodestone
 PROFILE=release
 BINARY=""
+INTERNAL=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --check) CHECK=1 ;;
@@ -42,7 +47,8 @@ while [ $# -gt 0 ]; do
         --debug) PROFILE=debug ;;
         --binary) BINARY=$2; shift ;;
         --unit-timeout) UNIT_TIMEOUT=$2; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        --internal) INTERNAL=1 ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
     shift
@@ -97,6 +103,47 @@ prepare_suite() {
     echo "$suite"
 }
 
+# A copy of the suite for its normal mode, where the test client starts servers
+# itself with `src/redis-server <config file> [--flag value...]`: here that is a
+# wrapper that execs the server under test with the same arguments (the PID the suite
+# waits for in the log is then the server's own). The harness's config files come from
+# tests/assets/default.conf, which Lodestone reads as redis.conf. The tools come from
+# Debian's redis-tools.
+prepare_internal_suite() {
+    local src=$1 suite="$OUT/suite-internal" server
+    rm -rf "$suite"
+    mkdir -p "$suite/src"
+    cp -r "$src/tests" "$suite/"
+    for tool in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
+        [ -x "/usr/bin/$tool" ] && ln -sf "/usr/bin/$tool" "$suite/src/$tool"
+    done
+    if [ "$SERVER" = redis ]; then
+        server=$(command -v redis-server) || die "redis-server is missing"
+    else
+        server=$(realpath "$LODESTONE")
+    fi
+    printf '#!/bin/sh\nexec %q "$@"\n' "$server" > "$suite/src/redis-server"
+    chmod +x "$suite/src/redis-server"
+    echo "$suite"
+}
+
+# Whether a unit runs in the suite's normal mode (it starts its own servers).
+is_internal() {
+    [ "$INTERNAL" = 1 ] || [[ $1 == integration/* ]]
+}
+
+# Stops servers a normal-mode unit left running (a unit killed by the timeout cannot
+# stop them): those whose working directory is in the suite's tmp dir, by PID.
+stop_leftover_servers() {
+    local suite=$1 proc cwd
+    for proc in /proc/[0-9]*; do
+        cwd=$(readlink "$proc/cwd" 2>/dev/null) || continue
+        if [[ $cwd == "$suite/tests/tmp/"* ]]; then
+            stop_pid "${proc#/proc/}"
+        fi
+    done
+}
+
 # Starts the server under test on a port; prints "pid port". A port found free can be
 # taken by another process before the server binds it, so a failed start is retried on
 # another port (three attempts, each given 10 s).
@@ -122,9 +169,34 @@ start_server() {
     die "$SERVER did not start (3 attempts)"
 }
 
+# Runs one unit in normal mode: the suite starts (and stops) the servers.
+run_internal_unit() {
+    local suite=$1 unit=$2 log="$OUT/logs/${2//\//_}.log" rc=0
+    log "== $unit ($SERVER started by the suite)"
+    # Servers take ports from [baseport, baseport+portcount), the suite's control
+    # socket from [baseport-32, baseport): start somewhere random, below Linux's
+    # ephemeral ports (32768 up), which client sockets may hold at any time (a server
+    # that finds its port taken is restarted on another, and the suite then empties
+    # its log, losing lines some tests count).
+    local baseport=$(($(free_port) % 10000 + 21032))
+    (cd "$suite" && TERM=dumb timeout --kill-after=10 "$UNIT_TIMEOUT" \
+        tclsh tests/test_helper.tcl --single "$unit" \
+        --baseport "$baseport" --portcount 1000 \
+        --skipfile "$OUT/skipfile.txt" --tags -needs:repl --clients 1 --durable \
+        --timeout 120 > "$log" 2>&1) || rc=$?
+    stop_leftover_servers "$suite"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "[TIMEOUT]: unit killed after ${UNIT_TIMEOUT}s" >> "$log"
+    fi
+}
+
 # Runs one unit; its log goes to $OUT/logs/<unit>.log.
 run_unit() {
     local suite=$1 unit=$2 log="$OUT/logs/${2//\//_}.log" pid port rc=0
+    if is_internal "$unit"; then
+        run_internal_unit "$INTERNAL_SUITE" "$unit"
+        return
+    fi
     read -r pid port < <(start_server)
     log "== $unit ($SERVER on port $port)"
     # The suite's own control socket takes a port from [baseport-32, baseport): start
@@ -263,6 +335,13 @@ main() {
     elif [ "$SERVER" = lodestone ]; then
         LODESTONE=$(build_lodestone "$PROFILE")
     fi
+    INTERNAL_SUITE=""
+    for unit in $UNITS; do
+        if is_internal "$unit"; then
+            INTERNAL_SUITE=$(prepare_internal_suite "$src")
+            break
+        fi
+    done
     : > "$OUT/summary.txt"
     : > "$OUT/passing.txt.unsorted"
     for unit in $UNITS; do
