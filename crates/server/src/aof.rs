@@ -63,7 +63,8 @@ pub struct Aof {
     /// Effect-stream offsets written to the file, and fsynced.
     written: AtomicU64,
     synced: AtomicU64,
-    write_ok: AtomicBool,
+    /// The last write or fsync failed.
+    write_error: AtomicBool,
     pub status: Mutex<Status>,
 }
 
@@ -131,7 +132,7 @@ impl Aof {
 
     /// Whether the last write or fsync failed (writes are then refused, MISCONF).
     pub fn write_failed(&self) -> bool {
-        self.is_on() && !self.write_ok.load(Ordering::Relaxed)
+        self.is_on() && self.write_error.load(Ordering::Relaxed)
     }
 }
 
@@ -204,7 +205,7 @@ fn flush_locked(server: &Server, io: &mut Io, sync: bool) {
     }
     bytes.clear();
     io.scratch = bytes;
-    aof.write_ok.store(ok, Ordering::Relaxed);
+    aof.write_error.store(!ok, Ordering::Relaxed);
     if ok {
         aof.written.store(end, Ordering::Release);
     } else if server.config.hot.appendfsync.load(Ordering::Relaxed) == FSYNC_ALWAYS {
@@ -262,6 +263,22 @@ pub fn load_dataset(server: &Server) -> Result<(), String> {
     }
     load_files(server)?;
     open_on_start(server)
+}
+
+/// Loads the AOF files again into an empty keyspace (DEBUG LOADAOF). The effects of
+/// the replay are not written back: appending pauses meanwhile, as Redis turns its
+/// AOF off while loading.
+pub fn reload(server: &Server) -> Result<(), String> {
+    let on = server.aof.is_on();
+    if on {
+        flush_all(server);
+        server.effects.aof_stop();
+    }
+    let result = load_files(server);
+    if on {
+        server.effects.aof_start();
+    }
+    result
 }
 
 fn read_manifest(server: &Server) -> Result<Manifest, String> {
@@ -559,7 +576,7 @@ fn start_appending(server: &Server, file: File, state: u8) {
     let at = server.effects.aof_appended();
     aof.written.store(at, Ordering::Release);
     aof.synced.store(at, Ordering::Release);
-    aof.write_ok.store(true, Ordering::Relaxed);
+    aof.write_error.store(false, Ordering::Relaxed);
     aof.state.store(state, Ordering::Relaxed);
 }
 
@@ -746,13 +763,22 @@ pub fn schedule_rewrite(server: &Server) {
 // Turning it on and off (CONFIG SET appendonly)
 
 /// `appendonly yes` at runtime: a rewrite gives the current data a base; effects go
-/// to a temporary incr file from the instant it starts (the cron starts it).
-pub fn enable(server: &Server) {
+/// to a temporary incr file from the instant it starts. It starts now when the caller
+/// holds no shard (`can_lock`) and no other snapshot runs, as Redis starts it within
+/// CONFIG SET; otherwise the cron starts it.
+pub fn enable(server: &Server, can_lock: bool) {
     if server.aof.is_on() {
         return;
     }
     server.aof.state.store(WAIT_REWRITE, Ordering::Relaxed);
     schedule_rewrite(server);
+    if can_lock && server.snapshots.running().is_none() {
+        if let Ok(mut locked) = server.keyspace.lock_all(false) {
+            if let Err(e) = start_rewrite(server, &mut locked) {
+                tracing::warn!("Could not start the AOF rewrite: {e:?}");
+            }
+        }
+    }
 }
 
 /// `appendonly no`: flush, fsync and stop writing; a running rewrite is abandoned.
