@@ -79,7 +79,7 @@ done
 
 KEYS=${BENCH_KEYS:-$((1000000 / SCALE))}
 N=${BENCH_N:-$((200000 / SCALE))}
-N_PIPELINED=${BENCH_N_PIPELINED:-$((2000000 / SCALE))}
+N_PIPELINED=${BENCH_N_PIPELINED:-$((1000000 / SCALE))}
 N_ALWAYS=${BENCH_N_ALWAYS:-$((200000 / SCALE))}
 # "kind count size": the collections (count divided by SCALE; size elements each).
 COLLECTIONS=("hash 1000 100" "list 1000 100" "zset 1000 100" "stream 100 1000")
@@ -713,7 +713,13 @@ persistence_machine() {
     local spec kind count size collections=""
     for spec in "${COLLECTIONS[@]}"; do
         read -r kind count size <<< "$spec"
-        collections+=", $((count / SCALE)) ${kind}s of $size"
+        case "$kind" in
+            hash) kind="hashes of $size fields" ;;
+            list) kind="lists of $size elements" ;;
+            zset) kind="sorted sets of $size members" ;;
+            stream) kind="streams of $size entries" ;;
+        esac
+        collections+=", $((count / SCALE)) $kind"
     done
     echo "- data: $KEYS strings of 100 bytes$collections ($EXPECTED keys); servers --save \"\", lodestone-1t and redis on core 0, clients on core 1"
     echo "- BGSAVE under writes: redis-benchmark -t set -r $KEYS -d 100 -c 50 -P 16 from ${WARMUP} s before BGSAVE to its end; memory sampled every 10 ms"
