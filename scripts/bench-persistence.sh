@@ -476,6 +476,27 @@ start_variant() {
     STARTED+=("$SERVER_PID")
 }
 
+# Whether a server we started exited because its port was taken between free_port and
+# its bind (free_port only sees listeners: a client socket in TIME_WAIT on that
+# ephemeral port makes the bind fail too). Such a start is worth another port.
+port_taken() {
+    local pid=$1 dir=$2 state
+    state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $1}')
+    case "$state" in ""|Z|X) grep -qi 'address already in use' "$dir/log" ;; *) return 1 ;; esac
+}
+
+# Waits until the server answers PONG (bounded); fails early when it exited.
+wait_up() {
+    local port=$1 pid=$2 state
+    for _ in $(seq 1 400); do
+        [ "$(redis-cli -p "$port" PING 2>/dev/null)" = "PONG" ] && return 0
+        state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $1}')
+        case "$state" in ""|Z|X) return 1 ;; esac
+        sleep 0.05
+    done
+    return 1
+}
+
 # The persistence arguments of an AOF mode.
 mode_args() {
     case "$1" in
@@ -587,11 +608,15 @@ load_rounds() {
             fi
             dir=$(mktemp -d "$OUT/data.XXXXXX")
             cp "$OUT/dump-$from.rdb" "$dir/dump.rdb"
-            # shellcheck disable=SC2046  # the mode's arguments are words on purpose
-            start_variant "$variant" "$dir" $(mode_args no)
-            pid=$SERVER_PID port=$PORT
-            line=$(timeout $((RUN_TIMEOUT + 10)) taskset -c 1 python3 "$PY" pong "$port" \
-                "$STARTED_AT" "$RUN_TIMEOUT" "$pid" || echo "error:waiter,0,0")
+            for _ in 1 2 3 4 5; do
+                # shellcheck disable=SC2046  # the mode's arguments are words on purpose
+                start_variant "$variant" "$dir" $(mode_args no)
+                pid=$SERVER_PID port=$PORT
+                line=$(timeout $((RUN_TIMEOUT + 10)) taskset -c 1 python3 "$PY" pong "$port" \
+                    "$STARTED_AT" "$RUN_TIMEOUT" "$pid" || echo "error:waiter,0,0")
+                port_taken "$pid" "$dir" || break
+                log "  port $port was taken: again on another"
+            done
             dbsize=$(timeout 10 redis-cli -p "$port" DBSIZE 2>/dev/null || echo "-")
             [[ "$dbsize" =~ ^[0-9]+$ ]] || dbsize="-"
             echo "$variant,$from,$round,$line,$dbsize" >> "$LOADS"
@@ -685,16 +710,22 @@ aof_rounds() {
 
 # Starts one server per key ("variant" or "variant/mode") and waits for PONG.
 start_servers() {
-    local key variant mode
+    local key variant mode attempt
     for key in "$@"; do
         variant=${key%/*} mode=no
         [ "$key" = "$variant" ] || mode=${key#*/}
         DIRS[$key]=$(mktemp -d "$OUT/data.XXXXXX")
-        # shellcheck disable=SC2046  # the mode's arguments are words on purpose
-        start_variant "$variant" "${DIRS[$key]}" $(mode_args "$mode")
+        for attempt in 1 2 3 4 5; do
+            # shellcheck disable=SC2046  # the mode's arguments are words on purpose
+            start_variant "$variant" "${DIRS[$key]}" $(mode_args "$mode")
+            wait_up "$PORT" "$SERVER_PID" && break
+            if ! port_taken "$SERVER_PID" "${DIRS[$key]}" || [ "$attempt" = 5 ]; then
+                die "$key did not start (log: ${DIRS[$key]}/log)"
+            fi
+            log "port $PORT was taken: $key again on another"
+        done
         PIDS[$key]=$SERVER_PID
         PORTS[$key]=$PORT
-        wait_ping "$PORT" || die "$key did not start (log: ${DIRS[$key]}/log)"
         log "== $key on port $PORT"
     done
 }

@@ -137,7 +137,7 @@ impl Connection {
             // Replies to writes go out only once the AOF holds them (appendfsync).
             let needed = crate::aof::take_needed();
             if needed > 0 {
-                crate::aof::make_durable(&self.server, needed);
+                crate::aof::make_durable_async(&self.server, needed).await;
             }
             if !self.out.buf.is_empty() && !self.write_out(&shared, &mut wake).await {
                 return;
