@@ -80,7 +80,7 @@ done
 KEYS=${BENCH_KEYS:-$((1000000 / SCALE))}
 N=${BENCH_N:-$((200000 / SCALE))}
 N_PIPELINED=${BENCH_N_PIPELINED:-$((1000000 / SCALE))}
-N_ALWAYS=${BENCH_N_ALWAYS:-$((200000 / SCALE))}
+N_ALWAYS=${BENCH_N_ALWAYS:-$((100000 / SCALE))}
 # "kind count size": the collections (count divided by SCALE; size elements each).
 COLLECTIONS=("hash 1000 100" "list 1000 100" "zset 1000 100" "stream 100 1000")
 # Strings per EVAL while loading.
@@ -489,7 +489,7 @@ port_taken() {
 wait_up() {
     local port=$1 pid=$2 state
     for _ in $(seq 1 400); do
-        [ "$(redis-cli -p "$port" PING 2>/dev/null)" = "PONG" ] && return 0
+        [ "$(timeout 2 redis-cli -p "$port" PING 2>/dev/null)" = "PONG" ] && return 0
         state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $1}')
         case "$state" in ""|Z|X) return 1 ;; esac
         sleep 0.05
