@@ -331,6 +331,11 @@ impl Connection {
             cmd,
             &mut self.key_scratch,
         );
+        // Shown as blocked only now: whoever sees it blocked (INFO, CLIENT LIST) also
+        // sees every event its command published.
+        if let Some(waiter) = &self.client.blocked {
+            *self.client.shared.blocked_on.lock() = Some(waiter.clone());
+        }
         self.out.protocol = self.client.protocol();
         let suppress = match (mode_before, self.client.reply_mode) {
             (_, ReplyMode::Off) => true,
