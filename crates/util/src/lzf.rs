@@ -11,11 +11,13 @@
 //! deprecated by its author and allocates a 64K-entry hash table on every call, which
 //! dominates the cost when a snapshot compresses millions of short strings. Ours keeps
 //! its table in a [`Compressor`] that is reused from call to call (the free function
-//! [`compress`] keeps one per thread) and never clears it: entries carry a generation
-//! offset, so those left by earlier inputs are simply out of range. It is a greedy
-//! single-pass matcher like the reference implementation's, so ratios are close to
-//! Redis's, but the compressed bytes are not identical (any valid stream decompresses
-//! the same with any LZF decoder, Redis's included).
+//! [`compress`] keeps one per thread) and is not cleared between calls: entries carry
+//! a generation offset, so those left by earlier inputs are simply out of range. It is
+//! a greedy single-pass matcher like the reference implementation, so ratios are close
+//! to Redis's, but the compressed bytes are not identical (any valid stream
+//! decompresses the same with any LZF decoder, Redis's included). One difference in
+//! kind: our references may run to the last byte of the input, where Redis's
+//! compressor always ends with two literal bytes (3 bytes more per string).
 
 use std::cell::RefCell;
 
