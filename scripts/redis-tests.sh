@@ -201,12 +201,19 @@ run_unit() {
     log "== $unit ($SERVER on port $port)"
     # The suite's own control socket takes a port from [baseport-32, baseport): start
     # the search somewhere random, not at its fixed default, which may still be held.
-    local baseport=$(($(free_port) + 32))
-    (cd "$suite" && TERM=dumb timeout --kill-after=10 "$UNIT_TIMEOUT" \
-        tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$port" --single "$unit" \
-        --baseport "$baseport" \
-        --skipfile "$OUT/skipfile.txt" --tags -needs:repl --clients 1 --durable \
-        --timeout 120 > "$log" 2>&1) || rc=$?
+    # A port found free can be taken before the suite binds it: then try another.
+    local baseport attempt
+    for attempt in 1 2 3; do
+        baseport=$(($(free_port) + 32))
+        rc=0
+        (cd "$suite" && TERM=dumb timeout --kill-after=10 "$UNIT_TIMEOUT" \
+            tclsh tests/test_helper.tcl --host 127.0.0.1 --port "$port" --single "$unit" \
+            --baseport "$baseport" \
+            --skipfile "$OUT/skipfile.txt" --tags -needs:repl --clients 1 --durable \
+            --timeout 120 > "$log" 2>&1) || rc=$?
+        grep -q "couldn't open socket: address already in use" "$log" || break
+        log "attempt $attempt: the suite's control port was taken; retrying"
+    done
     stop_pid "$pid"
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         echo "[TIMEOUT]: unit killed after ${UNIT_TIMEOUT}s" >> "$log"

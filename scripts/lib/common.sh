@@ -6,11 +6,13 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's
+# ephemeral range (ip_local_port_range starts at 32768): a port there may be held in
+# TIME_WAIT by a finished client socket and refuse a listener.
 free_port() {
-    local port
+    local port low=20000 high=32700
     for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 30000))
+        port=$((low + RANDOM % (high - low)))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0

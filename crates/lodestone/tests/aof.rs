@@ -339,3 +339,33 @@ fn clients_get_loading_while_the_dataset_loads() {
     let _ = proc.child.wait();
     let _ = &mut proc;
 }
+
+/// A Redis 6 `appendonly.aof` (one file in `dir`, RDB preamble or not) is loaded and
+/// moved into the AOF directory as its base, as Redis 7 migrates it.
+#[test]
+fn an_old_style_aof_file_is_migrated() {
+    let dir = scratch("aof-upgrade");
+    std::fs::write(
+        dir.join("appendonly.aof"),
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$1\r\nx\r\n",
+    )
+    .expect("write");
+    let server = Proc::lodestone_with(&dir, AOF);
+    let mut c = server.conn();
+    assert_eq!(text(q(&mut c, &["GET", "a"])), "1");
+    q(&mut c, &["RPUSH", "l", "y"]);
+    assert!(!dir.join("appendonly.aof").exists());
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    assert!(
+        manifest.starts_with("file appendonly.aof seq 1 type b\n"),
+        "{manifest}"
+    );
+    check_aof(&dir);
+    drop(c);
+    server.kill9();
+    let restarted = Proc::lodestone_with(&dir, AOF);
+    let mut c = restarted.conn();
+    assert_eq!(text(q(&mut c, &["LLEN", "l"])), "2");
+    assert_eq!(text(q(&mut c, &["LINDEX", "l", "1"])), "y");
+}

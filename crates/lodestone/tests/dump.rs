@@ -376,3 +376,64 @@ fn corrupt_payloads_are_refused_and_the_server_carries_on() {
     assert_eq!(ok(&mut l, &["PING"]), Value::SimpleString("PONG".into()));
     assert!(keys(&mut l).len() >= 19);
 }
+
+/// With `rdbcompression yes` (the default) DUMP payloads carry LZF strings: they
+/// RESTORE in redis-server with equal digests and encodings (and Redis's in ours), are
+/// about the size of Redis's payloads, and much smaller than with compression off.
+/// FUNCTION DUMP compresses the library code the same way.
+#[test]
+fn compressed_payloads_move_both_ways_with_redis() {
+    use common::procs::{compressible_library, fill_compressible, COMPRESSIBLE_KEYS};
+    let Some(redis_server) = TestServer::start_redis() else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let lodestone = TestServer::start();
+    let mut r = redis_server.client();
+    let mut l = lodestone.client();
+    fill_compressible(&mut r);
+    fill_compressible(&mut l);
+    assert_eq!(transfer(&mut l, &mut r), COMPRESSIBLE_KEYS.len());
+    assert_eq!(transfer(&mut r, &mut l), COMPRESSIBLE_KEYS.len());
+    let (mut ours_total, mut theirs_total, mut plain_total) = (0, 0, 0);
+    let mut ours_sizes = Vec::new();
+    for key in COMPRESSIBLE_KEYS {
+        let ours = bulk(ok(&mut l, &["DUMP", key])).len();
+        ours_sizes.push(ours);
+        ours_total += ours;
+        theirs_total += bulk(ok(&mut r, &["DUMP", key])).len();
+    }
+    ok(&mut l, &["CONFIG", "SET", "rdbcompression", "no"]);
+    for (key, ours) in COMPRESSIBLE_KEYS.iter().zip(&ours_sizes) {
+        let plain = bulk(ok(&mut l, &["DUMP", key])).len();
+        plain_total += plain;
+        assert!(plain >= *ours, "{key}: {plain} vs {ours}");
+        // All but a 20-byte string, an integer and an intset of spread-out members
+        // shrink.
+        if !["z:str:20", "z:str:int", "z:set:intset"].contains(key) {
+            assert!(plain > *ours, "{key}: {plain} vs {ours}");
+        }
+    }
+    eprintln!("DUMP sizes: ours {ours_total}, redis {theirs_total}, uncompressed {plain_total}");
+    assert!(
+        ours_total * 10 <= theirs_total * 11 && ours_total * 10 >= theirs_total * 8,
+        "ours {ours_total} vs redis {theirs_total}"
+    );
+    assert!(plain_total > ours_total * 3);
+    ok(&mut l, &["CONFIG", "SET", "rdbcompression", "yes"]);
+
+    // FUNCTION DUMP: compressed code restores in redis-server, and Redis's in ours.
+    let ours = bulk(ok(&mut l, &["FUNCTION", "DUMP"]));
+    let theirs = bulk(ok(&mut r, &["FUNCTION", "DUMP"]));
+    assert!(
+        ours.len() < compressible_library().len() / 2,
+        "{}",
+        ours.len()
+    );
+    for (payload, conn) in [(&ours, &mut r), (&theirs, &mut l)] {
+        ok(conn, &["FUNCTION", "FLUSH"]);
+        let restored = run(conn, &[b"FUNCTION", b"RESTORE", payload]);
+        assert!(matches!(restored, Ok(Value::Okay)), "{restored:?}");
+        assert_eq!(ok(conn, &["FCALL", "zf", "0"]), Value::Int(9));
+    }
+}

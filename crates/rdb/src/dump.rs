@@ -9,9 +9,10 @@ use crate::value::{read_value, write_value};
 /// The RDB version Lodestone writes and the newest it reads (Redis 7.0's).
 pub const RDB_VERSION: u16 = 10;
 
-/// The DUMP payload of `value`.
-pub fn dump(value: &Value) -> Vec<u8> {
-    let mut w = Writer::new();
+/// The DUMP payload of `value`; `compress` LZF-compresses its long strings, as Redis
+/// does with `rdbcompression yes`.
+pub fn dump(value: &Value, compress: bool) -> Vec<u8> {
+    let mut w = Writer::with_compression(compress);
     write_value(&mut w, value);
     w.raw(&RDB_VERSION.to_le_bytes());
     let crc = lodestone_util::crc64::redis(&w.buf);
@@ -95,13 +96,39 @@ mod tests {
     #[test]
     fn every_type_round_trips() {
         let limits = EncodingLimits::default();
-        for value in samples() {
-            let payload = dump(&value);
-            assert!(verify(&payload));
-            let back = restore(&payload, &limits).expect("restores");
-            assert_eq!(back.encoding(), value.encoding());
-            assert_eq!(dump(&back), payload);
+        for compress in [false, true] {
+            for value in samples() {
+                let payload = dump(&value, compress);
+                assert!(verify(&payload));
+                let back = restore(&payload, &limits).expect("restores");
+                assert_eq!(back.encoding(), value.encoding());
+                assert_eq!(dump(&back, compress), payload);
+                // The same value whichever way it travelled.
+                assert_eq!(dump(&back, !compress), dump(&value, !compress));
+            }
         }
+    }
+
+    /// Compression shrinks the compressible samples (long strings, listpacks of lists,
+    /// hashes, sorted sets and streams) and leaves short ones alone.
+    #[test]
+    fn compression_shrinks_what_it_can() {
+        let mut shrunk = 0;
+        for value in samples() {
+            let plain = dump(&value, false);
+            let packed = dump(&value, true);
+            assert!(packed.len() <= plain.len());
+            if packed.len() < plain.len() {
+                shrunk += 1;
+            }
+            if matches!(&value, Value::Str(s) if s.len() <= 20) {
+                assert_eq!(packed, plain);
+            }
+        }
+        // The listpack hash with a long value, the big list and the stream.
+        assert!(shrunk >= 3, "{shrunk} samples shrunk");
+        let long = Value::Str(StrValue::from_bytes(&[b'x'; 10_000]));
+        assert!(dump(&long, true).len() < 200);
     }
 
     #[test]
@@ -114,10 +141,13 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for value in samples() {
-            let payload = dump(&value);
+        // Each sample plain and compressed (mutations then hit LZF data too).
+        for payload in samples()
+            .into_iter()
+            .flat_map(|v| [dump(&v, false), dump(&v, true)])
+        {
             let body = &payload[..payload.len() - 10];
-            for _ in 0..3000 {
+            for _ in 0..1500 {
                 let mut mutated = body.to_vec();
                 let i = (next() as usize) % mutated.len();
                 match next() % 3 {

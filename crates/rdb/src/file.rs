@@ -39,9 +39,10 @@ pub struct FileWriter<W: Write> {
 
 impl<W: Write> FileWriter<W> {
     /// Starts a file (header written); `checksum` false writes a zero CRC, as Redis
-    /// does with `rdbchecksum no`.
-    pub fn new(out: W, checksum: bool) -> FileWriter<W> {
-        let mut w = Writer::new();
+    /// does with `rdbchecksum no`; `compress` LZF-compresses long strings (keys,
+    /// values, listpacks, aux fields, function code), as `rdbcompression yes` does.
+    pub fn new(out: W, checksum: bool, compress: bool) -> FileWriter<W> {
+        let mut w = Writer::with_compression(compress);
         w.raw(format!("REDIS{:04}", crate::dump::RDB_VERSION).as_bytes());
         FileWriter {
             out,
@@ -123,11 +124,17 @@ impl<W: Write> FileWriter<W> {
 }
 
 /// Appends one key as [`FileWriter::entry`] writes it, for entries encoded away from
-/// the file (a snapshot's writers keep old values this way).
-pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms: Option<i64>) {
-    let mut w = Writer {
-        buf: std::mem::take(out),
-    };
+/// the file (a snapshot's writers keep old values this way); `compress` as for
+/// [`FileWriter::new`].
+pub fn encode_entry(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: &Value,
+    expire_ms: Option<i64>,
+    compress: bool,
+) {
+    let mut w = Writer::with_compression(compress);
+    w.buf = std::mem::take(out);
     write_entry(&mut w, key, value, expire_ms);
     *out = w.buf;
 }
@@ -260,7 +267,13 @@ mod tests {
 
     #[test]
     fn writes_and_reads_back() {
-        let mut f = FileWriter::new(Vec::new(), true);
+        for compress in [false, true] {
+            writes_and_reads_back_with(compress);
+        }
+    }
+
+    fn writes_and_reads_back_with(compress: bool) {
+        let mut f = FileWriter::new(Vec::new(), true, compress);
         f.aux("redis-ver", b"7.0.15").unwrap();
         f.select_db(0, 2, 1).unwrap();
         let v = Value::Str(StrValue::from_bytes(b"hello"));
@@ -271,23 +284,34 @@ mod tests {
             Some(1_900_000_000_000),
         )
         .unwrap();
-        f.select_db(3, 1, 0).unwrap();
+        f.select_db(3, 2, 0).unwrap();
         f.entry(b"k3", &v, None).unwrap();
+        let long_key = [b'k'; 40];
+        let long = Value::Str(StrValue::from_bytes(&[b'v'; 5000]));
+        let mut encoded = Vec::new();
+        encode_entry(&mut encoded, &long_key, &long, None, compress);
+        f.encoded_entries(&encoded).unwrap();
         f.function(b"#!lua name=lib\nredis.register_function('f', function() return 1 end)")
             .unwrap();
         let bytes = f.finish().unwrap();
         let mut keys = Vec::new();
         let loaded = load(&bytes, &EncodingLimits::default(), |k| {
+            if k.key == long_key {
+                assert!(matches!(&k.value, Value::Str(s) if s.to_bytes()[..] == [b'v'; 5000]));
+            }
             keys.push((k.db, k.key, k.expire_ms));
             Ok(())
         })
         .unwrap();
+        // 5000 repeated bytes take a few dozen with compression.
+        assert_eq!(bytes.len() < 1000, compress);
         assert_eq!(
             keys,
             vec![
                 (0, b"k1".to_vec(), None),
                 (0, b"k2".to_vec(), Some(1_900_000_000_000)),
-                (3, b"k3".to_vec(), None)
+                (3, b"k3".to_vec(), None),
+                (3, long_key.to_vec(), None)
             ]
         );
         assert_eq!(loaded.functions.len(), 1);

@@ -63,8 +63,15 @@ pub struct Aof {
     /// Effect-stream offsets written to the file, and fsynced.
     written: AtomicU64,
     synced: AtomicU64,
-    write_ok: AtomicBool,
+    /// The last write or fsync failed.
+    write_error: AtomicBool,
     pub status: Mutex<Status>,
+    /// Connections waiting for an fsync (`always`) ask the AOF thread for one here and
+    /// are woken when it is done: one fsync covers every connection that asked
+    /// meanwhile, on every worker thread (group commit).
+    sync_wanted: Mutex<bool>,
+    sync_asked: parking_lot::Condvar,
+    synced_notify: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -131,7 +138,7 @@ impl Aof {
 
     /// Whether the last write or fsync failed (writes are then refused, MISCONF).
     pub fn write_failed(&self) -> bool {
-        self.is_on() && !self.write_ok.load(Ordering::Relaxed)
+        self.is_on() && self.write_error.load(Ordering::Relaxed)
     }
 }
 
@@ -153,9 +160,34 @@ pub fn take_needed() -> u64 {
     NEEDED.with(|n| n.replace(0))
 }
 
+/// Makes effects up to `offset` durable before replies go out. Under `always` the
+/// connection waits (without blocking its worker thread) for the AOF thread's next
+/// fsync; otherwise it writes the buffer itself, as Redis writes its AOF before
+/// answering.
+pub async fn make_durable_async(server: &Server, offset: u64) {
+    let aof = &server.aof;
+    if offset == 0 || !aof.is_on() {
+        return;
+    }
+    if server.config.hot.appendfsync.load(Ordering::Relaxed) != FSYNC_ALWAYS {
+        make_durable(server, offset);
+        return;
+    }
+    loop {
+        let notified = aof.synced_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if aof.synced.load(Ordering::Acquire) >= offset || !aof.is_on() {
+            return;
+        }
+        *aof.sync_wanted.lock() = true;
+        aof.sync_asked.notify_one();
+        notified.await;
+    }
+}
+
 /// Makes effects up to `offset` durable as `appendfsync` promises: written to the
-/// file, and fsynced under `always`. Blocks the calling thread, as Redis writes its
-/// AOF before answering.
+/// file, and fsynced under `always`. Blocks the calling thread.
 pub fn make_durable(server: &Server, offset: u64) {
     let aof = &server.aof;
     if offset == 0 || !aof.is_on() {
@@ -204,7 +236,7 @@ fn flush_locked(server: &Server, io: &mut Io, sync: bool) {
     }
     bytes.clear();
     io.scratch = bytes;
-    aof.write_ok.store(ok, Ordering::Relaxed);
+    aof.write_error.store(!ok, Ordering::Relaxed);
     if ok {
         aof.written.store(end, Ordering::Release);
     } else if server.config.hot.appendfsync.load(Ordering::Relaxed) == FSYNC_ALWAYS {
@@ -217,25 +249,39 @@ fn flush_locked(server: &Server, io: &mut Io, sync: bool) {
     }
 }
 
-/// The background flusher: every 100 ms writes what no connection waited for, and
-/// fsyncs once a second under `everysec`.
+/// The AOF thread: fsyncs for connections waiting under `always` (one fsync for all
+/// that asked meanwhile), and every 100 ms writes what no connection waited for and,
+/// under `everysec`, fsyncs once a second.
 pub fn start_flusher(server: &std::sync::Arc<Server>) {
     let weak = std::sync::Arc::downgrade(server);
     let spawned = std::thread::Builder::new()
         .name("lodestone-aof".into())
         .spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(100));
+            let asked = {
+                let Some(server) = weak.upgrade() else { return };
+                let aof = &server.aof;
+                let mut wanted = aof.sync_wanted.lock();
+                if !*wanted {
+                    aof.sync_asked
+                        .wait_for(&mut wanted, Duration::from_millis(100));
+                }
+                std::mem::take(&mut *wanted)
+            };
             let Some(server) = weak.upgrade() else { return };
             if server.shutting_down.load(Ordering::Relaxed) {
+                server.aof.synced_notify.notify_waiters();
                 return;
             }
-            if !server.aof.is_on() {
-                continue;
+            if server.aof.is_on() {
+                let policy = server.config.hot.appendfsync.load(Ordering::Relaxed);
+                let mut io = server.aof.io.lock();
+                let due = lodestone_util::clock::now_ms() - io.last_fsync_ms >= 1000;
+                let sync = asked || (policy == FSYNC_EVERYSEC && due);
+                flush_locked(&server, &mut io, sync);
             }
-            let policy = server.config.hot.appendfsync.load(Ordering::Relaxed);
-            let mut io = server.aof.io.lock();
-            let due = lodestone_util::clock::now_ms() - io.last_fsync_ms >= 1000;
-            flush_locked(&server, &mut io, policy == FSYNC_EVERYSEC && due);
+            if asked {
+                server.aof.synced_notify.notify_waiters();
+            }
         });
     if let Err(e) = spawned {
         tracing::warn!("Could not start the AOF flusher: {e}");
@@ -262,6 +308,22 @@ pub fn load_dataset(server: &Server) -> Result<(), String> {
     }
     load_files(server)?;
     open_on_start(server)
+}
+
+/// Loads the AOF files again into an empty keyspace (DEBUG LOADAOF). The effects of
+/// the replay are not written back: appending pauses meanwhile, as Redis turns its
+/// AOF off while loading.
+pub fn reload(server: &Server) -> Result<(), String> {
+    let on = server.aof.is_on();
+    if on {
+        flush_all(server);
+        server.effects.aof_stop();
+    }
+    let result = load_files(server);
+    if on {
+        server.effects.aof_start();
+    }
+    result
 }
 
 fn read_manifest(server: &Server) -> Result<Manifest, String> {
@@ -567,7 +629,7 @@ fn start_appending(server: &Server, file: File, state: u8) {
     let at = server.effects.aof_appended();
     aof.written.store(at, Ordering::Release);
     aof.synced.store(at, Ordering::Release);
-    aof.write_ok.store(true, Ordering::Relaxed);
+    aof.write_error.store(false, Ordering::Relaxed);
     aof.state.store(state, Ordering::Relaxed);
 }
 
@@ -762,13 +824,22 @@ pub fn schedule_rewrite(server: &Server) {
 // Turning it on and off (CONFIG SET appendonly)
 
 /// `appendonly yes` at runtime: a rewrite gives the current data a base; effects go
-/// to a temporary incr file from the instant it starts (the cron starts it).
-pub fn enable(server: &Server) {
+/// to a temporary incr file from the instant it starts. It starts now when the caller
+/// holds no shard (`can_lock`) and no other snapshot runs, as Redis starts it within
+/// CONFIG SET; otherwise the cron starts it.
+pub fn enable(server: &Server, can_lock: bool) {
     if server.aof.is_on() {
         return;
     }
     server.aof.state.store(WAIT_REWRITE, Ordering::Relaxed);
     schedule_rewrite(server);
+    if can_lock && server.snapshots.running().is_none() {
+        if let Ok(mut locked) = server.keyspace.lock_all(false) {
+            if let Err(e) = start_rewrite(server, &mut locked) {
+                tracing::warn!("Could not start the AOF rewrite: {e:?}");
+            }
+        }
+    }
 }
 
 /// `appendonly no`: flush, fsync and stop writing; a running rewrite is abandoned.
@@ -788,6 +859,7 @@ pub fn disable(server: &Server) {
     server.effects.aof_stop();
     io.file = None;
     server.aof.state.store(OFF, Ordering::Relaxed);
+    server.aof.synced_notify.notify_waiters();
     let mut status = server.aof.status.lock();
     status.rewrite_scheduled = false;
     if let Some(temp) = status.temp_incr.take() {

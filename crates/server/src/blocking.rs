@@ -130,7 +130,8 @@ pub fn block_as(
         state: Mutex::new(State::Waiting),
     });
     ctx.server.blocked.register(&waiter);
-    *ctx.client.shared.blocked_on.lock() = Some(waiter.clone());
+    // `shared.blocked_on` (what INFO and CLIENT LIST show) is set by the connection
+    // once the command has finished, so its keyspace events are out by then.
     ctx.client.blocked = Some(waiter);
     Ok(())
 }

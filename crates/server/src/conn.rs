@@ -137,7 +137,7 @@ impl Connection {
             // Replies to writes go out only once the AOF holds them (appendfsync).
             let needed = crate::aof::take_needed();
             if needed > 0 {
-                crate::aof::make_durable(&self.server, needed);
+                crate::aof::make_durable_async(&self.server, needed).await;
             }
             if !self.out.buf.is_empty() && !self.write_out(&shared, &mut wake).await {
                 return;
@@ -331,6 +331,11 @@ impl Connection {
             cmd,
             &mut self.key_scratch,
         );
+        // Shown as blocked only now: whoever sees it blocked (INFO, CLIENT LIST) also
+        // sees every event its command published.
+        if let Some(waiter) = &self.client.blocked {
+            *self.client.shared.blocked_on.lock() = Some(waiter.clone());
+        }
         self.out.protocol = self.client.protocol();
         let suppress = match (mode_before, self.client.reply_mode) {
             (_, ReplyMode::Off) => true,

@@ -246,6 +246,25 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// Whether no shard is held (a command without keys, outside EXEC and scripts).
+    pub fn holds_none(&self) -> bool {
+        self.guards.is_empty()
+    }
+
+    /// Lets every shard go, for a command that must run others in the middle
+    /// (DEBUG LOADAOF replays the AOF); [`Locked::relock_all`] takes them back.
+    pub fn release_all(&mut self) {
+        self.guards.clear();
+        self.all = false;
+    }
+
+    /// Takes every shard again after [`Locked::release_all`].
+    pub fn relock_all(&mut self) -> Result<(), Busy> {
+        let keyspace = self.keyspace;
+        *self = keyspace.lock_all(false)?;
+        Ok(())
+    }
+
     /// Database `db` of the shard holding `key`.
     pub fn db_for(&mut self, key: &[u8], db: usize) -> &mut Db {
         &mut self.shard_for(key).dbs[db]

@@ -128,6 +128,8 @@ impl Snapshots {
 struct Keeper {
     /// RDB encoding, or commands (an AOF base without RDB preamble).
     rdb: bool,
+    /// `rdbcompression` when the snapshot began.
+    compress: bool,
     kept: Mutex<Kept>,
     peak: AtomicU64,
     bytes: AtomicU64,
@@ -144,7 +146,7 @@ struct Kept {
 impl SnapshotKeeper for Keeper {
     fn keep(&self, db: usize, key: &[u8], entry: &Entry) {
         let mut encoded = Vec::new();
-        encode(self.rdb, &mut encoded, key, entry);
+        encode(self.rdb, self.compress, &mut encoded, key, entry);
         let len = encoded.len() as u64;
         let mut kept = self.kept.lock();
         if kept.per_db.len() <= db {
@@ -166,9 +168,9 @@ fn expire_of(entry: &Entry) -> Option<i64> {
 }
 
 /// Appends one key in the file's format: an RDB entry, or the commands that rebuild it.
-fn encode(rdb: bool, out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+fn encode(rdb: bool, compress: bool, out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
     if rdb {
-        encode_entry(out, key, &entry.value, expire_of(entry));
+        encode_entry(out, key, &entry.value, expire_of(entry), compress);
     } else {
         lodestone_aof::rewrite::key_commands(key, entry, out);
     }
@@ -211,6 +213,7 @@ pub fn start(
     let epoch = snapshots.epoch.fetch_add(1, Ordering::Relaxed) + 1;
     let keeper = Arc::new(Keeper {
         rdb: purpose == Purpose::Rdb || server.config.get_bool("aof-use-rdb-preamble"),
+        compress: server.config.get_bool("rdbcompression"),
         kept: Mutex::new(Kept::default()),
         peak: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
@@ -337,8 +340,8 @@ fn cancelled() -> io::Error {
 
 /// Writes the snapshot to the temp file.
 fn write(server: &Server, job: &Job) -> io::Result<()> {
-    let rdb = job.keeper.rdb;
-    let mut out = Out::create(&job.temp, rdb, server, &job.counts, job.purpose)?;
+    let (rdb, compress) = (job.keeper.rdb, job.keeper.compress);
+    let mut out = Out::create(&job.temp, rdb, compress, server, &job.counts, job.purpose)?;
     for code in &job.libraries {
         out.function(code)?;
     }
@@ -360,7 +363,7 @@ fn write(server: &Server, job: &Job) -> io::Result<()> {
                 let mut all_done = true;
                 for part in shard.dbs.iter_mut() {
                     let part_done = part.snapshot_step(budget, |db, key, entry| {
-                        encode(rdb, &mut walked[db], key, entry);
+                        encode(rdb, compress, &mut walked[db], key, entry);
                         visited += 1;
                     });
                     all_done &= part_done;
@@ -428,7 +431,8 @@ pub fn write_locked(
             counts[db].1 += part.volatile_len();
         }
     }
-    let mut out = Out::create(path, rdb, server, &counts, purpose)?;
+    let compress = server.config.get_bool("rdbcompression");
+    let mut out = Out::create(path, rdb, compress, server, &counts, purpose)?;
     let libraries: Vec<Arc<[u8]>> = server
         .scripting
         .libraries
@@ -443,7 +447,7 @@ pub fn write_locked(
     for db in 0..databases {
         for shard in locked.shards() {
             for (key, entry) in shard.dbs[db].iter() {
-                encode(rdb, &mut encoded, key, entry);
+                encode(rdb, compress, &mut encoded, key, entry);
                 if encoded.len() >= 1 << 16 {
                     out.write_db(db, &encoded)?;
                     encoded.clear();
@@ -474,7 +478,13 @@ fn drain_kept(job: &Job, out: &mut Out, kept_bytes: &AtomicU64) -> io::Result<()
         let mut encoded = Vec::new();
         for (key, entry) in keys.iter() {
             if entry.snap_epoch < epoch {
-                encode(job.keeper.rdb, &mut encoded, key, entry);
+                encode(
+                    job.keeper.rdb,
+                    job.keeper.compress,
+                    &mut encoded,
+                    key,
+                    entry,
+                );
             }
             if encoded.len() >= 1 << 16 {
                 out.write_db(db, &encoded)?;
@@ -506,13 +516,14 @@ impl<'c> Out<'c> {
     fn create(
         path: &Path,
         rdb: bool,
+        compress: bool,
         server: &Server,
         counts: &'c [(usize, usize)],
         purpose: Purpose,
     ) -> io::Result<Out<'c>> {
         let file = BufWriter::with_capacity(1 << 16, File::create(path)?);
         let sink = if rdb {
-            let mut w = FileWriter::new(file, server.config.get_bool("rdbchecksum"));
+            let mut w = FileWriter::new(file, server.config.get_bool("rdbchecksum"), compress);
             crate::persist::write_header(&mut w, purpose == Purpose::AofBase)?;
             Sink::Rdb(w)
         } else {

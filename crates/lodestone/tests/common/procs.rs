@@ -283,3 +283,149 @@ pub fn starts(dir: &Path, args: &[&str]) -> bool {
         .expect("run lodestone")
         .success()
 }
+
+/// Keys of [`fill_compressible`], each with long repetitive strings somewhere: plain
+/// strings, keys, listpacks (lists, small hashes and sorted sets, stream nodes), and
+/// the members of hashtable and skiplist encodings.
+pub const COMPRESSIBLE_KEYS: &[&str] = &[
+    "z:str:long",
+    "z:str:text",
+    "z:str:20",
+    "z:str:21",
+    "z:str:int",
+    "z:key-name-key-name-key-name-key-name-key-name",
+    "z:list",
+    "z:hash:listpack",
+    "z:hash:hashtable",
+    "z:zset:listpack",
+    "z:zset:skiplist",
+    "z:set:hashtable",
+    "z:set:intset",
+    "z:stream",
+];
+
+/// Long code for a function library (`zlib`, function `zf` returning 9).
+pub fn compressible_library() -> String {
+    let mut code = String::from("#!lua name=zlib\n");
+    for i in 0..40 {
+        code.push_str(&format!("-- padding line {i} padding padding padding\n"));
+    }
+    code.push_str("redis.register_function('zf', function() return 9 end)\n");
+    code
+}
+
+/// Writes [`COMPRESSIBLE_KEYS`] and the `zlib` library: data that LZF shrinks.
+pub fn fill_compressible(c: &mut redis::Connection) {
+    let long = "x".repeat(1000);
+    let text = "the quick brown fox jumps ".repeat(40);
+    q(c, &["SET", "z:str:long", &long]);
+    q(c, &["SET", "z:str:text", &text]);
+    q(c, &["SET", "z:str:20", &"a".repeat(20)]);
+    q(c, &["SET", "z:str:21", &"a".repeat(21)]);
+    q(c, &["SET", "z:str:int", "12345678"]);
+    q(c, &["SET", COMPRESSIBLE_KEYS[5], &"v".repeat(30)]);
+    let pad = "y".repeat(40);
+    let items: Vec<String> = (0..2000).map(|i| format!("element-{i:05}-{pad}")).collect();
+    let mut cmd = vec!["RPUSH", "z:list"];
+    cmd.extend(items.iter().map(String::as_str));
+    q(c, &cmd);
+    let pairs: Vec<String> = (0..100)
+        .flat_map(|i| [format!("field-{i}"), format!("value-{i}-").repeat(4)])
+        .collect();
+    let mut cmd = vec!["HSET", "z:hash:listpack"];
+    cmd.extend(pairs.iter().map(String::as_str));
+    q(c, &cmd);
+    let pairs: Vec<String> = (0..300)
+        .flat_map(|i| [format!("field-{i}"), format!("{i}:{}", "h".repeat(100))])
+        .collect();
+    let mut cmd = vec!["HSET", "z:hash:hashtable"];
+    cmd.extend(pairs.iter().map(String::as_str));
+    q(c, &cmd);
+    let scored: Vec<String> = (0..100)
+        .flat_map(|i| [i.to_string(), format!("member-{i}-paddingpadding")])
+        .collect();
+    let mut cmd = vec!["ZADD", "z:zset:listpack"];
+    cmd.extend(scored.iter().map(String::as_str));
+    q(c, &cmd);
+    let scored: Vec<String> = (0..300)
+        .flat_map(|i| {
+            [
+                format!("{}", i as f64 / 3.0),
+                format!("{}{i}", "m".repeat(30)),
+            ]
+        })
+        .collect();
+    let mut cmd = vec!["ZADD", "z:zset:skiplist"];
+    cmd.extend(scored.iter().map(String::as_str));
+    q(c, &cmd);
+    let members: Vec<String> = (0..600)
+        .map(|i| format!("member-{i}-{}", "s".repeat(30)))
+        .collect();
+    let mut cmd = vec!["SADD", "z:set:hashtable"];
+    cmd.extend(members.iter().map(String::as_str));
+    q(c, &cmd);
+    let members: Vec<String> = (0..500).map(|i| (i * 3).to_string()).collect();
+    let mut cmd = vec!["SADD", "z:set:intset"];
+    cmd.extend(members.iter().map(String::as_str));
+    q(c, &cmd);
+    for i in 1..=500 {
+        let id = format!("{i}-0");
+        let reading = format!("temperature-reading-{}", i % 10);
+        q(
+            c,
+            &[
+                "XADD", "z:stream", &id, "sensor", &reading, "unit", "celsius",
+            ],
+        );
+    }
+    let group = "consumer-group-".repeat(3);
+    let consumer = "consumer-name-".repeat(3);
+    q(c, &["XGROUP", "CREATE", "z:stream", &group, "0"]);
+    q(
+        c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            &group,
+            &consumer,
+            "COUNT",
+            "10",
+            "STREAMS",
+            "z:stream",
+            ">",
+        ],
+    );
+    q(c, &["FUNCTION", "LOAD", "REPLACE", &compressible_library()]);
+}
+
+/// Per key of [`COMPRESSIBLE_KEYS`]: its encoding and DEBUG DIGEST-VALUE; then the
+/// stream's groups and the `zlib` function's reply.
+pub fn compressible_state(c: &mut redis::Connection) -> Vec<String> {
+    let mut out: Vec<String> = COMPRESSIBLE_KEYS
+        .iter()
+        .map(|key| {
+            format!(
+                "{key} {} {}",
+                text(q(c, &["OBJECT", "ENCODING", key])),
+                text(q(c, &["DEBUG", "DIGEST-VALUE", key]))
+            )
+        })
+        .collect();
+    out.push(format!("{:?}", q(c, &["XINFO", "GROUPS", "z:stream"])));
+    out.push(text(q(c, &["FCALL", "zf", "0"])));
+    out
+}
+
+/// redis-check-rdb (Debian's redis-tools) on `path`, when installed: must say OK.
+pub fn check_rdb(path: &Path) {
+    if !Path::new("/usr/bin/redis-check-rdb").exists() {
+        return;
+    }
+    let check = Command::new("/usr/bin/redis-check-rdb")
+        .arg(path)
+        .output()
+        .expect("redis-check-rdb");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{report}");
+    assert!(report.contains("RDB looks OK"), "{report}");
+}

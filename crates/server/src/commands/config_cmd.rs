@@ -130,7 +130,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
 
 /// The apply phase of `appendonly`: turning the AOF on starts a rewrite (the cron
 /// runs it), turning it off flushes and closes it.
-fn apply_appendonly(ctx: &Ctx, pairs: &[(&'static Param, &[u8])], old: &[String]) {
+fn apply_appendonly(ctx: &mut Ctx, pairs: &[(&'static Param, &[u8])], old: &[String]) {
     let config = &ctx.server.config;
     let changed = pairs
         .iter()
@@ -140,7 +140,7 @@ fn apply_appendonly(ctx: &Ctx, pairs: &[(&'static Param, &[u8])], old: &[String]
         return;
     }
     if config.get_bool("appendonly") {
-        crate::aof::enable(ctx.server);
+        crate::aof::enable(ctx.server, ctx.keys.locked.holds_none());
     } else {
         crate::aof::disable(ctx.server);
     }

@@ -52,6 +52,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             Ok(())
         }
         (b"reload", _) => reload(ctx),
+        (b"loadaof", 2) => loadaof(ctx),
         (b"loadaof" | b"jmap", _) => Err(Error::err(format!(
             "DEBUG {} is not supported yet",
             String::from_utf8_lossy(&sub).to_uppercase()
@@ -98,6 +99,42 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
         Error::err("Error trying to load the RDB dump, check server logs.")
     })?;
     ctx.keys.propagate_none();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG LOADAOF: writes out what the AOF buffered, empties the keyspace and loads
+/// it back from the AOF files, as at startup. The replay runs commands that take
+/// their own shard locks, so the ones DEBUG holds are let go meanwhile; other clients
+/// get -LOADING until it is done, as with Redis. A file that no longer loads ends the
+/// process, as in Redis.
+fn loadaof(ctx: &mut Ctx) -> CmdResult {
+    let server = ctx.server;
+    crate::aof::flush_all(server);
+    server.loading.begin(0);
+    for shard in ctx.keys.locked.shards() {
+        for db in shard.dbs.iter_mut() {
+            db.take_all();
+        }
+    }
+    server.scripting.libraries.write().clear();
+    server.scripting.libraries_changed();
+    ctx.keys.locked.release_all();
+    let result = crate::aof::reload(server);
+    server.loading.end();
+    if let Err(e) = result {
+        tracing::error!("DEBUG LOADAOF: {e}");
+        std::process::exit(1);
+    }
+    ctx.keys
+        .locked
+        .relock_all()
+        .map_err(|_| Error::err("the keyspace is busy"))?;
+    // Nothing to persist or propagate: the data came from the AOF.
+    ctx.keys.dirty = 0;
+    server.dirty.store(0, std::sync::atomic::Ordering::Relaxed);
+    ctx.keys.propagate_none();
+    tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
     ctx.out.ok();
     Ok(())
 }

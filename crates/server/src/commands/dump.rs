@@ -13,7 +13,8 @@ pub fn dump(ctx: &mut Ctx) -> CmdResult {
     match ctx.keys.lookup_read(key) {
         None => ctx.out.null(),
         Some(entry) => {
-            let payload = dump::dump(&entry.value);
+            let compress = ctx.server.config.get_bool("rdbcompression");
+            let payload = dump::dump(&entry.value, compress);
             ctx.out.bulk(&payload);
         }
     }

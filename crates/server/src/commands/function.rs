@@ -225,11 +225,15 @@ pub fn function_kill(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn function_dump(ctx: &mut Ctx) -> CmdResult {
-    let mut payload = Vec::new();
+    // Library code as RDB strings, LZF-compressed with `rdbcompression` as Redis does.
+    let mut w = lodestone_rdb::codec::Writer::with_compression(
+        ctx.server.config.get_bool("rdbcompression"),
+    );
     for library in ctx.server.scripting.libraries.read().values() {
-        payload.push(OPCODE_FUNCTION2);
-        write_rdb_string(&mut payload, &library.code);
+        w.byte(OPCODE_FUNCTION2);
+        w.string(&library.code);
     }
+    let mut payload = w.buf;
     payload.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = lodestone_util::crc64::redis(&payload);
     payload.extend_from_slice(&crc.to_le_bytes());
@@ -333,25 +337,6 @@ fn parse_payload(data: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
         records = rest;
     }
     Ok(codes)
-}
-
-/// An RDB string: its length in RDB's length encoding, then the bytes (uncompressed;
-/// Redis reads that whatever its `rdbcompression`).
-fn write_rdb_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    let len = bytes.len();
-    if len < 1 << 6 {
-        out.push(len as u8);
-    } else if len < 1 << 14 {
-        out.push(0x40 | (len >> 8) as u8);
-        out.push(len as u8);
-    } else if len <= u32::MAX as usize {
-        out.push(0x80);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    } else {
-        out.push(0x81);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(bytes);
 }
 
 /// Reads an RDB string (plain or LZF-compressed), returning it and the rest.

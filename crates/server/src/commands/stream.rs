@@ -321,7 +321,11 @@ fn parse_add_or_trim(ctx: &Ctx, xadd: bool) -> Result<AddTrimArgs, Error> {
             "syntax error, XTRIM must be called with a trimming strategy",
         ));
     }
-    if limit_given {
+    if ctx.client.replaying {
+        // The AOF (like a master) sends the exact trim it did: LIMIT is not enforced,
+        // and comes beside `=` (Redis keeps it when it rewrites `~`).
+        args.limit = 0;
+    } else if limit_given {
         if !args.approx {
             return Err(Error::err(
                 "syntax error, LIMIT cannot be used without the special ~ option",
