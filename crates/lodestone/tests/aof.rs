@@ -190,6 +190,62 @@ fn rewrites_under_writes_lose_nothing() {
     assert_eq!(files.len(), 3, "{files:?}");
 }
 
+/// BGREWRITEAOF while a pipelining client has effects buffered and not yet written:
+/// the switch to the new incr file writes them out first. (It once took the file lock
+/// while holding the status lock, which writing takes too: the server hung.)
+#[test]
+fn rewrites_while_pipelined_writes_are_buffered() {
+    let dir = scratch("aof-rewrite-pipelined");
+    let server = Proc::lodestone_with(&dir, AOF);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let port = server.port;
+        std::thread::spawn(move || {
+            let mut raw = common::RawConn::connect(port);
+            let mut batch = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                batch.clear();
+                for _ in 0..500 {
+                    n += 1;
+                    let key = format!("k{}", n % 50_000);
+                    let value = n.to_string();
+                    batch.extend(common::encode_request(&[
+                        b"SET",
+                        key.as_bytes(),
+                        value.as_bytes(),
+                    ]));
+                }
+                raw.send(&batch);
+                for _ in 0..500 {
+                    raw.read_reply();
+                }
+            }
+        })
+    };
+    let port = server.port;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let rewriter = std::thread::spawn(move || {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+        let mut c = client.get_connection().expect("connect");
+        for _ in 0..30 {
+            assert_eq!(
+                text(q(&mut c, &["BGREWRITEAOF"])),
+                "Background append only file rewriting started"
+            );
+            wait_rewrite_done(&mut c);
+        }
+        let _ = done_tx.send(());
+    });
+    let finished = done_rx.recv_timeout(Duration::from_secs(120)).is_ok();
+    stop.store(true, Ordering::Relaxed);
+    assert!(finished, "the server stopped answering during a rewrite");
+    rewriter.join().expect("rewriter");
+    writer.join().expect("writer");
+    check_aof(&dir);
+}
+
 fn incr_file(dir: &Path) -> std::path::PathBuf {
     let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
         .expect("manifest");

@@ -710,11 +710,16 @@ pub fn start_rewrite(server: &Server, locked: &mut Locked) -> Result<(), Refused
                 tracing::warn!("Can't persist the AOF manifest: {e}");
                 return Err(Refused::Failed);
             }
+            status.manifest = next;
+            // The file lock comes first, as for every writer (flush_locked takes the
+            // status lock itself when it writes): not while holding the status.
+            drop(status);
             let mut io = server.aof.io.lock();
             flush_locked(server, &mut io, true);
             io.file = Some(file);
             server.effects.aof_reselect();
-            status.manifest = next;
+            drop(io);
+            status = server.aof.status.lock();
             tracing::info!(
                 "Creating AOF incr file {} on background rewrite",
                 String::from_utf8_lossy(&incr)
