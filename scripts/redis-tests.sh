@@ -178,13 +178,19 @@ run_internal_unit() {
     # ephemeral ports (32768 up), which client sockets may hold at any time (a server
     # that finds its port taken is restarted on another, and the suite then empties
     # its log, losing lines some tests count).
-    local baseport=$(($(free_port) % 10000 + 21032))
-    (cd "$suite" && TERM=dumb timeout --kill-after=10 "$UNIT_TIMEOUT" \
-        tclsh tests/test_helper.tcl --single "$unit" \
-        --baseport "$baseport" --portcount 1000 \
-        --skipfile "$OUT/skipfile.txt" --tags -needs:repl --clients 1 --durable \
-        --timeout 120 > "$log" 2>&1) || rc=$?
-    stop_leftover_servers "$suite"
+    local baseport attempt
+    for attempt in 1 2 3; do
+        baseport=$(($(free_port) % 10000 + 21032))
+        rc=0
+        (cd "$suite" && TERM=dumb timeout --kill-after=10 "$UNIT_TIMEOUT" \
+            tclsh tests/test_helper.tcl --single "$unit" \
+            --baseport "$baseport" --portcount 1000 \
+            --skipfile "$OUT/skipfile.txt" --tags -needs:repl --clients 1 --durable \
+            --timeout 120 > "$log" 2>&1) || rc=$?
+        stop_leftover_servers "$suite"
+        grep -q "couldn't open socket: address already in use" "$log" || break
+        log "attempt $attempt: the suite's control port was taken; retrying"
+    done
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         echo "[TIMEOUT]: unit killed after ${UNIT_TIMEOUT}s" >> "$log"
     fi
