@@ -88,11 +88,15 @@ fn read_rdb(
     let databases = server.keyspace.databases;
     let mut count = 0usize;
     let mut batch: Batch = Vec::with_capacity(LOAD_BATCH);
+    let delay_us = server.config.get_i64("key-load-delay");
     let loaded = file::load(data, &limits, |loaded: LoadedKey| {
         if loaded.db >= databases {
             return Err(lodestone_rdb::Corrupt(
                 "the file has more databases than this server is configured for",
             ));
+        }
+        if delay_us != 0 {
+            debug_delay(delay_us);
         }
         if loaded.expire_ms.is_some_and(|ms| ms <= now) {
             server.loading.keys_expired.fetch_add(1, Ordering::Relaxed);
@@ -117,6 +121,19 @@ fn read_rdb(
             .map_err(|e| format!("function library: {}", e.message()))?;
     }
     Ok((count, loaded.end))
+}
+
+/// The pause a testing knob (`key-load-delay`) asks for after each key: microseconds,
+/// or when negative 1 µs once every that many keys on average, as Redis's `debugDelay`.
+pub(crate) fn debug_delay(delay_us: i64) {
+    let us = if delay_us > 0 {
+        delay_us as u64
+    } else {
+        u64::from(rand::random::<u64>() % delay_us.unsigned_abs() == 0)
+    };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    }
 }
 
 fn insert_batch(locked: &mut Locked, batch: Batch, merge: bool) -> Result<(), &'static str> {
