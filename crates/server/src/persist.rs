@@ -129,7 +129,7 @@ pub(crate) fn debug_delay(delay_us: i64) {
     let us = if delay_us > 0 {
         delay_us as u64
     } else {
-        u64::from(rand::random::<u64>() % delay_us.unsigned_abs() == 0)
+        u64::from(rand::random::<u64>().is_multiple_of(delay_us.unsigned_abs()))
     };
     if us > 0 {
         std::thread::sleep(std::time::Duration::from_micros(us));

@@ -398,7 +398,7 @@ fn key_save_delay(server: &Server, delay_us: i64) -> io::Result<()> {
     let mut left = if delay_us > 0 {
         delay_us as u64
     } else {
-        u64::from(rand::random::<u64>() % delay_us.unsigned_abs() == 0)
+        u64::from(rand::random::<u64>().is_multiple_of(delay_us.unsigned_abs()))
     };
     while left > 0 {
         if server.snapshots.cancel.load(Ordering::Relaxed) {
