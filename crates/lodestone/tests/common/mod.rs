@@ -53,23 +53,36 @@ impl TestServer {
 
     /// Starts lodestone with extra `--name value` arguments.
     pub fn start_with(args: &[&str]) -> TestServer {
-        let port = free_port();
-        let dir = scratch_dir("lodestone", port);
-        let child = Command::new(env!("CARGO_BIN_EXE_lodestone"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--dir",
-                dir.to_str().expect("utf-8 path"),
-            ])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start lodestone");
-        let server = TestServer { child, port, dir };
-        server.wait_ready();
-        server
+        TestServer::start_on_free_port("lodestone", |port, dir| {
+            Command::new(env!("CARGO_BIN_EXE_lodestone"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--dir",
+                    dir.to_str().expect("utf-8 path"),
+                ])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start lodestone")
+        })
+    }
+
+    /// Spawns a server on a free port until one starts there. A port found free can be
+    /// taken before the server binds it (tests run in parallel): the server then exits,
+    /// or another test's server answers there, and another port is tried.
+    fn start_on_free_port(tag: &str, spawn: impl Fn(u16, &std::path::Path) -> Child) -> TestServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = scratch_dir(tag, port);
+            let child = spawn(port, &dir);
+            let mut server = TestServer { child, port, dir };
+            if server.wait_ready() {
+                return server;
+            }
+        }
+        panic!("no {tag} server started after 5 ports");
     }
 
     /// Starts Debian's `redis-server` (the reference), or `None` when it is not installed
@@ -91,50 +104,60 @@ impl TestServer {
             eprintln!("redis-server not installed: skipping the differential part");
             return None;
         };
-        let port = free_port();
-        let dir = scratch_dir("redis", port);
-        let child = Command::new(binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args([
-                "--dir",
-                dir.to_str().expect("utf-8 path"),
-                "--enable-debug-command",
-                "yes",
-            ])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let server = TestServer { child, port, dir };
-        server.wait_ready();
-        Some(server)
+        Some(TestServer::start_on_free_port("redis", |port, dir| {
+            Command::new(binary)
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args([
+                    "--dir",
+                    dir.to_str().expect("utf-8 path"),
+                    "--enable-debug-command",
+                    "yes",
+                ])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server")
+        }))
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the server serves: true once it answers PING (NOAUTH included) and
+    /// is this process (INFO's `process_id`, when INFO is allowed); false if it exited
+    /// or another process answers on its port.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
+        let pid = format!("process_id:{}\r\n", self.child.id());
         while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                // Any reply means the server is serving (NOAUTH included), except
-                // -LOADING: the dataset is still loading. QUIT and reading to EOF mean
-                // the probe is gone from CLIENT LIST and INFO by the time a test starts
-                // counting clients.
-                if s.write_all(b"PING\r\nQUIT\r\n").is_ok() {
+                // Any reply to PING means the server is serving (NOAUTH included),
+                // except -LOADING: the dataset is still loading. QUIT and reading to
+                // EOF mean the probe is gone from CLIENT LIST and INFO by the time a
+                // test starts counting clients.
+                if s.write_all(b"INFO server\r\nPING\r\nQUIT\r\n").is_ok() {
                     let mut buf = Vec::new();
                     let _ = s.read_to_end(&mut buf);
-                    let loading = buf.starts_with(b"-LOADING");
-                    if !loading && buf.first().is_some_and(|b| *b == b'+' || *b == b'-') {
-                        return;
+                    let text = String::from_utf8_lossy(&buf);
+                    if text.contains("process_id:") && !text.contains(&pid) {
+                        let _ = self.child.kill();
+                        let _ = self.child.wait();
+                        return false;
+                    }
+                    let answered = text.contains("\r\n+PONG\r\n") || text.starts_with("-NOAUTH");
+                    if answered && !text.contains("-LOADING") {
+                        return true;
                     }
                 }
             }

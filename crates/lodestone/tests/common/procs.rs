@@ -9,6 +9,17 @@ use redis::Value;
 
 use super::free_port;
 
+/// The server's log, kept beside its files (appended across restarts) for a failing
+/// test to show.
+fn log_file(dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("lodestone.log"))
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
 /// A server process on a directory we choose (the RDB file lives there).
 pub struct Proc {
     pub child: Child,
@@ -22,20 +33,33 @@ impl Proc {
 
     /// Starts lodestone on `dir` with extra `--name value` arguments.
     pub fn lodestone_with(dir: &Path, args: &[&str]) -> Proc {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_lodestone"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--dir",
-                dir.to_str().expect("path"),
-            ])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start lodestone");
-        Proc::ready(child, port)
+        Proc::start(|port| {
+            Command::new(env!("CARGO_BIN_EXE_lodestone"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--dir",
+                    dir.to_str().expect("path"),
+                ])
+                .args(args)
+                .stdout(log_file(dir))
+                .stderr(log_file(dir))
+                .spawn()
+                .expect("start lodestone")
+        })
+    }
+
+    /// Spawns a server on a free port until one starts there. A port found free can
+    /// be taken before the server binds it (tests run in parallel): then the server
+    /// exits, or another test's server answers on that port, and it is tried again.
+    fn start(spawn: impl Fn(u16) -> Child) -> Proc {
+        for _ in 0..5 {
+            let port = free_port();
+            if let Some(proc) = Proc::ready(spawn(port), port) {
+                return proc;
+            }
+        }
+        panic!("no server started after 5 ports");
     }
 
     pub fn redis(dir: &Path) -> Option<Proc> {
@@ -52,36 +76,51 @@ impl Proc {
             );
             return None;
         }
-        let port = free_port();
-        let child = Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--enable-debug-command",
-                "yes",
-            ])
-            .args(["--dir", dir.to_str().expect("path")])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        Some(Proc::ready(child, port))
+        Some(Proc::start(|port| {
+            Command::new("/usr/bin/redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--enable-debug-command",
+                    "yes",
+                ])
+                .args(["--dir", dir.to_str().expect("path")])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server")
+        }))
     }
 
-    pub fn ready(child: Child, port: u16) -> Proc {
+    /// Waits until the server answers on `port` and is this process (INFO's
+    /// `process_id`); `None` if it exited first (its port was taken) or another
+    /// process answers there.
+    pub fn ready(child: Child, port: u16) -> Option<Proc> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut proc = Proc { child, port };
+        let pid = proc.child.id().to_string();
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = proc.child.try_wait() {
-                panic!("server exited at start: {status}");
+            if let Ok(Some(_)) = proc.child.try_wait() {
+                return None;
             }
             if let Ok(mut c) = redis::Client::open(proc.url()).and_then(|c| c.get_connection()) {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return proc;
+                if let Ok(info) = redis::cmd("INFO").arg("server").query::<String>(&mut c) {
+                    let theirs = info
+                        .lines()
+                        .find_map(|l| l.strip_prefix("process_id:"))
+                        .map(str::trim);
+                    if theirs != Some(pid.as_str()) {
+                        let _ = proc.child.kill();
+                        let _ = proc.child.wait();
+                        return None;
+                    }
+                    if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                        return Some(proc);
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
