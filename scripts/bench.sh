@@ -17,7 +17,8 @@
 # --record appends a dated section with the machine's description to docs/BENCHMARKS.md.
 # --quick uses fewer requests (a smoke run of the script itself).
 # BENCH_N / BENCH_N_PIPELINED override the request counts; BENCH_TESTS the test list
-# (redis-benchmark -t names). Memory per element: scripts/bench-memory.sh.
+# (redis-benchmark -t names); BENCH_VARIANTS the servers (see VARIANTS below). Memory
+# per element: scripts/bench-memory.sh. Every server runs without persistence.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/bench.sh"
@@ -32,13 +33,16 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --record) RECORD=1 ;;
         --quick) N=20000; N_PIPELINED=200000 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
     shift
 done
 
 TESTS=${BENCH_TESTS:-"set get incr mset lpush rpop sadd hset zadd zpopmin lrange_100"}
+# lodestone-Nt: --threads N pinned to core 0 (BENCH_VARIANTS="lodestone-1t lodestone-8t
+# redis" shows what more threads than cores cost); lodestone: default threads, unpinned.
+VARIANTS=${BENCH_VARIANTS:-"lodestone-1t lodestone redis"}
 CLOCK_TICKS=$(getconf CLK_TCK)
 OUT="$REPO_ROOT/target/bench"
 mkdir -p "$OUT"
@@ -56,15 +60,18 @@ cpu_ticks() {
 # Starts a server variant on core 0 (or unpinned); sets SERVER_PID and PORT (globals:
 # the server must be this shell's child, so no command substitution here).
 start_variant() {
-    local variant=$1 port dir
+    local variant=$1 port dir threads
     port=$(free_port)
     dir=$(mktemp -d "$OUT/data.XXXXXX")
     case "$variant" in
-        lodestone-1t)
-            taskset -c 0 "$LODESTONE" --port "$port" --dir "$dir" --threads 1 \
-                > "$dir/log" 2>&1 & ;;
+        lodestone-*t)
+            # N threads squeezed onto the one core redis-server gets.
+            threads=${variant#lodestone-}
+            taskset -c 0 "$LODESTONE" --port "$port" --dir "$dir" --threads "${threads%t}" \
+                --save "" --appendonly no > "$dir/log" 2>&1 & ;;
         lodestone)
-            "$LODESTONE" --port "$port" --dir "$dir" > "$dir/log" 2>&1 & ;;
+            "$LODESTONE" --port "$port" --dir "$dir" --save "" --appendonly no \
+                > "$dir/log" 2>&1 & ;;
         redis)
             taskset -c 0 redis-server --port "$port" --bind 127.0.0.1 --save "" \
                 --appendonly no --dir "$dir" > "$dir/log" 2>&1 & ;;
@@ -117,7 +124,7 @@ bench_one() {
 
 start_all() {
     local variant
-    for variant in lodestone-1t lodestone redis; do
+    for variant in $VARIANTS; do
         start_variant "$variant"
         PIDS[$variant]=$SERVER_PID
         PORTS[$variant]=$PORT

@@ -43,7 +43,8 @@ table() {
 }
 
 # Every test at depths 1 and $DEEP, each round visiting the three servers in turn
-# (bench_one, PIDS, PORTS, TESTS, N, N_PIPELINED and ROUNDS come from the caller).
+# (bench_one, PIDS, PORTS, VARIANTS, TESTS, N, N_PIPELINED and ROUNDS come from the
+# caller).
 run_rounds() {
     local round pipeline test variant n
     for round in $(seq "$ROUNDS"); do
@@ -52,7 +53,7 @@ run_rounds() {
             n=$N
             [ "$pipeline" = 1 ] || n=$N_PIPELINED
             for test in $TESTS; do
-                for variant in lodestone-1t lodestone redis; do
+                for variant in ${VARIANTS:-lodestone-1t lodestone redis}; do
                     SERVER_PID=${PIDS[$variant]}
                     bench_one "$variant" "${PORTS[$variant]}" "$test" "$pipeline" "$n"
                 done

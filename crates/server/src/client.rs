@@ -30,6 +30,10 @@ pub struct ClientState {
     pub reply_mode: ReplyMode,
     /// Close the connection once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
+    /// The clock as the previous command of this batch of pipelined requests ended: the
+    /// next command starts from it instead of reading the clock again (one reading per
+    /// command instead of two). Cleared whenever the connection waits.
+    pub clock_us: Option<i64>,
     /// MONITOR was issued: the connection only receives the monitor stream now.
     pub monitor: bool,
     /// Parked by a blocking pop: the connection waits for its outcome before reading
@@ -75,6 +79,7 @@ impl ClientState {
             authenticated,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
+            clock_us: None,
             monitor: false,
             blocked: None,
             multi: None,

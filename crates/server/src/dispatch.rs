@@ -286,8 +286,8 @@ pub fn call<'a>(
     spec: &'static CommandSpec,
     locked: Locked<'a>,
 ) {
-    let now_ms = lodestone_util::clock::now_ms();
-    let mut keys = access(server, locked, client, now_ms);
+    // `run_one` reads the clock and sets the command's instant.
+    let mut keys = access(server, locked, client, 0);
     run_one(
         server,
         client,
@@ -304,12 +304,13 @@ pub fn call<'a>(
     if !spec.has(CMD_TOUCHES_ARBITRARY_KEYS) && !crate::scripting::is_script_call(spec) {
         keys.wrap_in_multi(0);
     }
-    finish(server, keys);
+    finish(server, &mut keys);
 }
 
 /// A command's access to the shards it locked, tracking what someone is waiting for:
 /// blocked clients, readers of the effect stream, watchers. A replaying client's
 /// commands run with expiry suspended.
+#[inline]
 fn access<'a>(
     server: &'a Server,
     locked: Locked<'a>,
@@ -344,7 +345,10 @@ pub(crate) fn run_one<'s, 'a>(
     keys: &mut KeyAccess<'a>,
     mode: BlockMode,
 ) {
-    let started_us = lodestone_util::clock::now_us();
+    let started_us = client
+        .clock_us
+        .take()
+        .unwrap_or_else(lodestone_util::clock::now_us);
     let now_ms = started_us / 1000;
     if server.monitor_count.load(Ordering::Relaxed) > 0
         && !spec.has(CMD_SKIP_MONITOR)
@@ -369,7 +373,9 @@ pub(crate) fn run_one<'s, 'a>(
     };
     let result = commands::handler(spec.id)(&mut ctx);
     keys.seal_effect(cmd, dirty_before);
-    let elapsed_us = (lodestone_util::clock::now_us() - started_us).max(0) as u64;
+    let ended_us = lodestone_util::clock::now_us();
+    client.clock_us = Some(ended_us);
+    let elapsed_us = (ended_us - started_us).max(0) as u64;
     let command_stats = &stats.commands[spec.id as usize];
     bump(&command_stats.calls, 1);
     bump(&command_stats.usec, elapsed_us);
@@ -395,9 +401,9 @@ pub(crate) fn run_one<'s, 'a>(
 /// What follows a command (or a whole transaction) before its locks go: serve the
 /// clients its writes fed, mark watchers of the keys it changed, append its effects;
 /// then release the shards and publish the counters.
-fn finish<'a>(server: &'a Server, mut keys: KeyAccess<'a>) {
+fn finish<'a>(server: &'a Server, keys: &mut KeyAccess<'a>) {
     if !keys.ready.is_empty() {
-        crate::blocking::serve_ready(server, &mut keys);
+        crate::blocking::serve_ready(server, keys);
     }
     if !keys.touched.is_empty() {
         let touched = std::mem::take(&mut keys.touched);
@@ -416,35 +422,29 @@ fn finish<'a>(server: &'a Server, mut keys: KeyAccess<'a>) {
     if !keys.events.is_empty() {
         crate::notify::publish(server, &keys.events);
     }
-    let KeyAccess {
-        locked,
-        dirty,
-        expired,
-        hits,
-        misses,
-        ..
-    } = keys;
-    drop(locked);
-    if dirty > 0 {
-        server.dirty.fetch_add(dirty, Ordering::Relaxed);
+    // Taken by reference, not by value: moving the whole access struct here cost a
+    // memcpy per command.
+    keys.locked.release_all();
+    if keys.dirty > 0 {
+        server.dirty.fetch_add(keys.dirty, Ordering::Relaxed);
     }
-    if !expired.is_empty() {
+    if !keys.expired.is_empty() {
         server
             .stats
             .expired_keys
-            .fetch_add(expired.len() as u64, Ordering::Relaxed);
+            .fetch_add(keys.expired.len() as u64, Ordering::Relaxed);
     }
-    if hits > 0 {
+    if keys.hits > 0 {
         server
             .stats
             .keyspace_hits
-            .fetch_add(hits, Ordering::Relaxed);
+            .fetch_add(keys.hits, Ordering::Relaxed);
     }
-    if misses > 0 {
+    if keys.misses > 0 {
         server
             .stats
             .keyspace_misses
-            .fetch_add(misses, Ordering::Relaxed);
+            .fetch_add(keys.misses, Ordering::Relaxed);
     }
 }
 
@@ -506,7 +506,7 @@ fn run_transaction(
     crate::commands::transaction::unwatch_all(server, client);
     if aborted {
         out.null_array();
-        finish(server, keys);
+        finish(server, &mut keys);
         return;
     }
     out.array(multi.queued.len());
@@ -523,7 +523,7 @@ fn run_transaction(
         );
     }
     keys.wrap_in_multi(0);
-    finish(server, keys);
+    finish(server, &mut keys);
 }
 
 /// Whether a key the client watched has expired since (Redis fails EXEC then, unless

@@ -170,6 +170,27 @@ impl CommandTable {
 
     /// The top-level command named `name` (any case).
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        // A pipeline mostly repeats one command: checking the thread's last answer
+        // first costs a few instructions where hashing the name costs ~150. The table
+        // is built from the static command list alone, so the answer holds for any
+        // `CommandTable`.
+        thread_local! {
+            static LAST: std::cell::Cell<Option<&'static CommandSpec>> =
+                const { std::cell::Cell::new(None) };
+        }
+        if let Some(last) = LAST.get() {
+            if last.name.as_bytes().eq_ignore_ascii_case(name) {
+                return Some(last);
+            }
+        }
+        let found = self.lookup_uncached(name);
+        if found.is_some() {
+            LAST.set(found);
+        }
+        found
+    }
+
+    fn lookup_uncached(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
             return None;

@@ -16,8 +16,9 @@ pub fn key_hash_slot(key: &[u8]) -> u16 {
 }
 
 fn hash_tag(key: &[u8]) -> Option<&[u8]> {
-    let open = key.iter().position(|&b| b == b'{')?;
-    let close = key[open + 1..].iter().position(|&b| b == b'}')?;
+    // memchr: every key of every command is scanned, and most hold no brace at all.
+    let open = memchr::memchr(b'{', key)?;
+    let close = memchr::memchr(b'}', &key[open + 1..])?;
     if close == 0 {
         return None;
     }
