@@ -369,6 +369,38 @@ fn commandstats_and_errorstats() {
     assert!(totals.contains("total_error_replies:0\r\n"));
 }
 
+/// In a pipelined batch each command's start is the previous one's end (one clock
+/// reading per command): a slow command's time must not leak into the next one's
+/// statistics or slow-log entry.
+#[test]
+fn pipelined_commands_are_timed_separately() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "100000"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(raw.cmd(&["SLOWLOG", "RESET"]), b"+OK\r\n");
+    let mut batch = common::encode_request(&[b"DEBUG", b"SLEEP", b"0.2"]);
+    batch.extend(common::encode_request(&[b"PING"]));
+    raw.send(&batch);
+    assert_eq!(raw.read_reply(), b"+OK\r\n");
+    assert_eq!(raw.read_reply(), b"+PONG\r\n");
+    let stats = info_section(&mut raw, "commandstats");
+    let usec = |name: &str| -> u64 {
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {stats}"));
+        let field = line.split(',').nth(1).expect("usec field");
+        field.trim_start_matches("usec=").parse().expect("usec")
+    };
+    assert!(usec("debug") >= 200_000, "{stats}");
+    assert!(usec("ping") < 100_000, "{stats}");
+    // Only DEBUG SLEEP crossed the threshold.
+    assert_eq!(raw.cmd(&["SLOWLOG", "LEN"]), b":1\r\n");
+}
+
 /// CONFIG SET and GET round-trip, with globs, aliases and all-or-nothing failures.
 #[test]
 fn config_get_set() {
