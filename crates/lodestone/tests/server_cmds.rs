@@ -369,6 +369,29 @@ fn commandstats_and_errorstats() {
     assert!(totals.contains("total_error_replies:0\r\n"));
 }
 
+/// keyspace_hits and keyspace_misses add up every worker thread's count (connections
+/// are dealt to threads in turn) and CONFIG RESETSTAT zeroes them.
+#[test]
+fn keyspace_hits_and_misses_add_up_across_threads() {
+    let server = TestServer::start_with(&["--threads", "2"]);
+    let mut first = server.raw();
+    let mut second = server.raw();
+    assert_eq!(first.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    for conn in [&mut first, &mut second] {
+        assert_eq!(conn.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+        assert_eq!(conn.cmd(&["GET", "nope"]), b"$-1\r\n");
+        assert_eq!(conn.cmd(&["EXISTS", "k", "nope"]), b":1\r\n");
+    }
+    let stats = info_section(&mut first, "stats");
+    // EXISTS counts its lookups too, as in Redis.
+    assert!(stats.contains("keyspace_hits:4\r\n"), "{stats}");
+    assert!(stats.contains("keyspace_misses:4\r\n"), "{stats}");
+    assert_eq!(second.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    let stats = info_section(&mut first, "stats");
+    assert!(stats.contains("keyspace_hits:0\r\n"), "{stats}");
+    assert!(stats.contains("keyspace_misses:0\r\n"), "{stats}");
+}
+
 /// In a pipelined batch each command's start is the previous one's end (one clock
 /// reading per command): a slow command's time must not leak into the next one's
 /// statistics or slow-log entry.

@@ -304,7 +304,7 @@ pub fn call<'a>(
     if !spec.has(CMD_TOUCHES_ARBITRARY_KEYS) && !crate::scripting::is_script_call(spec) {
         keys.wrap_in_multi(0);
     }
-    finish(server, &mut keys);
+    finish(server, stats, &mut keys);
 }
 
 /// A command's access to the shards it locked, tracking what someone is waiting for:
@@ -401,7 +401,7 @@ pub(crate) fn run_one<'s, 'a>(
 /// What follows a command (or a whole transaction) before its locks go: serve the
 /// clients its writes fed, mark watchers of the keys it changed, append its effects;
 /// then release the shards and publish the counters.
-fn finish<'a>(server: &'a Server, keys: &mut KeyAccess<'a>) {
+fn finish<'a>(server: &'a Server, stats: &ThreadStats, keys: &mut KeyAccess<'a>) {
     if !keys.ready.is_empty() {
         crate::blocking::serve_ready(server, keys);
     }
@@ -435,16 +435,10 @@ fn finish<'a>(server: &'a Server, keys: &mut KeyAccess<'a>) {
             .fetch_add(keys.expired.len() as u64, Ordering::Relaxed);
     }
     if keys.hits > 0 {
-        server
-            .stats
-            .keyspace_hits
-            .fetch_add(keys.hits, Ordering::Relaxed);
+        bump(&stats.keyspace_hits, keys.hits);
     }
     if keys.misses > 0 {
-        server
-            .stats
-            .keyspace_misses
-            .fetch_add(keys.misses, Ordering::Relaxed);
+        bump(&stats.keyspace_misses, keys.misses);
     }
 }
 
@@ -506,7 +500,7 @@ fn run_transaction(
     crate::commands::transaction::unwatch_all(server, client);
     if aborted {
         out.null_array();
-        finish(server, &mut keys);
+        finish(server, stats, &mut keys);
         return;
     }
     out.array(multi.queued.len());
@@ -523,7 +517,7 @@ fn run_transaction(
         );
     }
     keys.wrap_in_multi(0);
-    finish(server, &mut keys);
+    finish(server, stats, &mut keys);
 }
 
 /// Whether a key the client watched has expired since (Redis fails EXEC then, unless

@@ -39,6 +39,9 @@ pub struct ThreadStats {
     pub commands: Box<[CommandStats]>,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    /// INFO `keyspace_hits`/`keyspace_misses` (nearly every command changes one).
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
 }
 
 impl ThreadStats {
@@ -47,6 +50,8 @@ impl ThreadStats {
             commands: COMMANDS.iter().map(|_| CommandStats::default()).collect(),
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
+            keyspace_hits: AtomicU64::new(0),
+            keyspace_misses: AtomicU64::new(0),
         }
     }
 }
@@ -65,8 +70,6 @@ pub struct GlobalStats {
     pub expired_keys: AtomicU64,
     pub expired_stale_perc: AtomicU64,
     pub expired_time_cap_reached_count: AtomicU64,
-    pub keyspace_hits: AtomicU64,
-    pub keyspace_misses: AtomicU64,
     pub total_error_replies: AtomicU64,
     pub unexpected_error_replies: AtomicU64,
     pub client_query_buffer_limit_disconnections: AtomicU64,

@@ -185,8 +185,6 @@ pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
         &stats.expired_keys,
         &stats.expired_stale_perc,
         &stats.expired_time_cap_reached_count,
-        &stats.keyspace_hits,
-        &stats.keyspace_misses,
         &stats.total_error_replies,
         &stats.unexpected_error_replies,
         &stats.client_query_buffer_limit_disconnections,
@@ -197,6 +195,8 @@ pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     for thread in server.thread_stats.lock().iter() {
         thread.net_input_bytes.store(0, Ordering::Relaxed);
         thread.net_output_bytes.store(0, Ordering::Relaxed);
+        thread.keyspace_hits.store(0, Ordering::Relaxed);
+        thread.keyspace_misses.store(0, Ordering::Relaxed);
         for command in thread.commands.iter() {
             command.calls.store(0, Ordering::Relaxed);
             command.usec.store(0, Ordering::Relaxed);

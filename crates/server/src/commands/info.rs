@@ -508,6 +508,8 @@ struct Totals {
     commands: u64,
     net_input: u64,
     net_output: u64,
+    keyspace_hits: u64,
+    keyspace_misses: u64,
 }
 
 fn totals(server: &Server) -> Totals {
@@ -520,6 +522,8 @@ fn totals(server: &Server) -> Totals {
             .sum::<u64>();
         totals.net_input += stats.net_input_bytes.load(Ordering::Relaxed);
         totals.net_output += stats.net_output_bytes.load(Ordering::Relaxed);
+        totals.keyspace_hits += stats.keyspace_hits.load(Ordering::Relaxed);
+        totals.keyspace_misses += stats.keyspace_misses.load(Ordering::Relaxed);
     }
     totals
 }
@@ -608,8 +612,8 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
             "current_eviction_exceeded_time",
         ],
     );
-    field(out, "keyspace_hits", load(&stats.keyspace_hits));
-    field(out, "keyspace_misses", load(&stats.keyspace_misses));
+    field(out, "keyspace_hits", t.keyspace_hits);
+    field(out, "keyspace_misses", t.keyspace_misses);
     stats_tail(server, out);
 }
 
