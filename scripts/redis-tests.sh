@@ -11,7 +11,8 @@
 #
 #   --check    fail (exit 1) when a test listed in tests/redis-baseline.txt no longer
 #              passes: regressions only, so the suite can run in CI while most of it
-#              still fails.
+#              still fails. A unit that lost a test runs once more; a test that
+#              passes then is reported as flaky, not failed.
 #   --record   rewrite tests/redis-baseline.txt and the tables in docs/COMPATIBILITY.md
 #              from this run.
 #   --server   run against the reference redis-server instead (checks the runner and
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
         --binary) BINARY=$2; shift ;;
         --unit-timeout) UNIT_TIMEOUT=$2; shift ;;
         --internal) INTERNAL=1 ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
     shift
@@ -322,23 +323,70 @@ record() {
     log "recorded $BASELINE and $COMPAT"
 }
 
-# Every baseline test of the units run must still pass.
-check() {
-    local expected missing
+# Baseline tests of the units run that are not in passing.txt.
+missing_tests() {
+    local expected
     expected=$(grep -v '^#' "$BASELINE" | grep -F -f <(tr ' ' '\n' <<< "$UNITS" | sed 's/$/\t/') || true)
-    missing=$(comm -23 <(sort -u <<< "$expected" | sed '/^$/d') "$OUT/passing.txt")
+    comm -23 <(sort -u <<< "$expected" | sed '/^$/d') "$OUT/passing.txt"
+}
+
+# The lines a unit's log (or its first run's) gives for a failed test: "[err]: name"
+# and the message after it.
+failure_lines() {
+    local unit=$1 name=$2 log="$OUT/logs/${1//\//_}.log${3:-}"
+    grep -F -A3 "[err]: $name" "$log" 2>/dev/null | head -n 4 || true
+    grep -F -A3 "[exception]: $name" "$log" 2>/dev/null | head -n 4 || true
+}
+
+# Every baseline test of the units run must still pass. A unit that lost one is run
+# once more on a fresh server: a 2-core machine under load can miss a timing bound
+# that upstream tests hold (for either server). A test that fails twice is a
+# regression; one that passes the second time is reported as flaky, with its first
+# failure. The report goes to $OUT/check-report.txt (scripts/test.sh prints it last).
+check() {
+    local suite=$1 missing unit flaky total
+    : > "$OUT/check-report.txt"
+    missing=$(missing_tests)
     if [ -n "$missing" ]; then
-        log "REGRESSION: these upstream tests passed before and fail now:"
-        log "$missing"
+        for unit in $(cut -f1 <<< "$missing" | sort -u); do
+            log "rerunning $unit: $(grep -c "^$unit"$'\t' <<< "$missing") baseline test(s) failed"
+            mv "$OUT/logs/${unit//\//_}.log" "$OUT/logs/${unit//\//_}.log.first"
+            run_unit "$suite" "$unit"
+            passing_tests "$unit" >> "$OUT/passing.txt.unsorted"
+        done
+        sort -u "$OUT/passing.txt.unsorted" > "$OUT/passing.txt"
+        flaky=$(comm -23 <(sort -u <<< "$missing") <(missing_tests))
+        missing=$(missing_tests)
+        if [ -n "$flaky" ]; then
+            {
+                echo "FLAKY: these baseline tests failed once and passed on a rerun:"
+                while IFS=$'\t' read -r unit name; do
+                    echo "  $unit: $name"
+                    failure_lines "$unit" "$name" .first | sed 's/^/      /'
+                done <<< "$flaky"
+            } >> "$OUT/check-report.txt"
+        fi
+    fi
+    if [ -n "$missing" ]; then
+        {
+            echo "REGRESSION: these upstream tests passed before and fail now (twice):"
+            while IFS=$'\t' read -r unit name; do
+                echo "  $unit: $name"
+                failure_lines "$unit" "$name" | sed 's/^/      /'
+            done <<< "$missing"
+        } >> "$OUT/check-report.txt"
+        cat "$OUT/check-report.txt" >&2
         return 1
     fi
-    log "no regressions against $BASELINE ($(sed '/^$/d' <<< "$expected" | wc -l) tests)"
+    total=$(grep -v '^#' "$BASELINE" | grep -cF -f <(tr ' ' '\n' <<< "$UNITS" | sed 's/$/\t/') || true)
+    cat "$OUT/check-report.txt" >&2
+    log "no regressions against $BASELINE ($total tests)"
 }
 
 main() {
     command -v tclsh >/dev/null || die "tclsh is missing (apt-get install tcl)"
     command -v redis-cli >/dev/null || die "redis-cli is missing (apt-get install redis-tools)"
-    rm -rf "$OUT"/data.* "$OUT/logs"
+    rm -rf "$OUT"/data.* "$OUT/logs" "$OUT/check-report.txt"
     mkdir -p "$OUT/logs"
     local src suite
     src=$(find_redis_source)
@@ -369,7 +417,7 @@ main() {
         record
     fi
     if [ "$CHECK" = 1 ]; then
-        check
+        check "$suite"
     fi
 }
 

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bulk_array, send_line, start_subject, wait_for, RawConn, TestServer};
+use common::{bulk_array, encode_request, send_line, start_subject, wait_for, RawConn, TestServer};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -428,6 +428,65 @@ fn slow_subscriber_closed_by_soft_limit() {
         ) == 1
     });
     assert!(closed, "soft limit never closed the subscriber");
+    assert!(
+        stalled.drain_until_closed(),
+        "stalled connection still open"
+    );
+}
+
+/// A subscriber closed for its output limit is gone for the very next command, even
+/// while its connection is still being torn down: CLIENT LIST, connected_clients,
+/// PUBLISH and PUBSUB NUMSUB no longer see it. Redis frees such a client before its
+/// next event-loop turn, so a client that waits for each reply never sees it there
+/// either. (Upstream's obuf-limits test reads CLIENT LIST after each PUBLISH and
+/// failed on a loaded machine when it found the client listed, its buffer dropped.)
+#[test]
+fn subscriber_closed_for_output_limit_is_gone_at_once() {
+    // One worker thread and pipelined checks: the commands after the PUBLISH that
+    // closes the subscriber run before its connection's task can.
+    let server = TestServer::start_with(&["--threads", "1"]);
+    let mut admin = server.raw();
+    assert_eq!(set_limits(&mut admin, "pubsub 256kb 0 0"), "+OK\r\n");
+    let mut stalled = server.raw();
+    stalled.send(b"CLIENT SETNAME stalled\r\n");
+    read(&mut stalled);
+    stalled.send(b"SUBSCRIBE feed\r\n");
+    read(&mut stalled);
+    let clients_before = info_field(&mut admin, "clients", "connected_clients");
+    let payload = "z".repeat(64 * 1024);
+    let mut batch = encode_request(&[b"PUBLISH", b"feed", payload.as_bytes()]);
+    batch.extend(encode_request(&[b"CLIENT", b"LIST"]));
+    batch.extend(encode_request(&[b"PUBSUB", b"NUMSUB", b"feed"]));
+    batch.extend(encode_request(&[b"INFO", b"stats"]));
+    let mut closed = false;
+    for _ in 0..2000 {
+        admin.send(&batch);
+        let published = admin.read_reply();
+        let list = text(&admin.read_reply());
+        let numsub = admin.read_reply();
+        let stats = text(&admin.read_reply());
+        if stats.contains("client_output_buffer_limit_disconnections:1") {
+            assert!(
+                !list.contains("name=stalled"),
+                "closed client still listed: {list}"
+            );
+            assert_eq!(numsub, b"*2\r\n$4\r\nfeed\r\n:0\r\n");
+            closed = true;
+            break;
+        }
+        assert_eq!(published, b":1\r\n");
+        assert!(list.contains("name=stalled"), "live client not listed");
+    }
+    assert!(closed, "the hard limit never closed the subscriber");
+    let mut late = encode_request(&[b"PUBLISH", b"feed", b"late"]);
+    late.extend(encode_request(&[b"INFO", b"clients"]));
+    admin.send(&late);
+    assert_eq!(admin.read_reply(), b":0\r\n");
+    let clients = text(&admin.read_reply());
+    assert!(
+        clients.contains(&format!("connected_clients:{}\r\n", clients_before - 1)),
+        "{clients}"
+    );
     assert!(
         stalled.drain_until_closed(),
         "stalled connection still open"

@@ -155,6 +155,10 @@ impl ClientShared {
         self.killed.store(true, Ordering::Relaxed);
         self.wake.notify_one();
     }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
 }
 
 /// The registry of connected clients.
@@ -203,16 +207,26 @@ impl Clients {
         self.map.lock().remove(&id);
     }
 
+    // The views below leave out killed clients. A killed client's task may take a
+    // moment to notice and unregister it, but Redis frees a killed client at once (or
+    // before its next event-loop turn): the next command must not see it, nor count it
+    // in connected_clients (CLIENT LIST would show a subscriber closed for its output
+    // limit with its buffer already dropped).
     pub fn count(&self) -> usize {
-        self.map.lock().len()
+        self.map.lock().values().filter(|c| !c.is_killed()).count()
     }
 
-    /// A snapshot of every client, in id order.
+    /// A snapshot of every live client, in id order.
     pub fn all(&self) -> Vec<Arc<ClientShared>> {
-        self.map.lock().values().cloned().collect()
+        self.map
+            .lock()
+            .values()
+            .filter(|c| !c.is_killed())
+            .cloned()
+            .collect()
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<ClientShared>> {
-        self.map.lock().get(&id).cloned()
+        self.map.lock().get(&id).filter(|c| !c.is_killed()).cloned()
     }
 }

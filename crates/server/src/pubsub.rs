@@ -114,19 +114,21 @@ impl Mailbox {
     }
 
     /// Appends a published message, closing the client if it passes its limits.
-    /// Returns true when the client has just gone over its soft limit (the cron then
-    /// watches it: the limit must close it even if no more messages come).
+    /// None when the client was already closed (the message is not counted as
+    /// received: Redis would have freed it); else whether the client has just gone
+    /// over its soft limit (the cron then watches it: the limit must close it even if
+    /// no more messages come).
     fn deliver(
         &self,
         bytes: &[u8],
         limits: &OutputLimits,
         now_ms: i64,
         stats: &PubSubStats,
-    ) -> bool {
+    ) -> Option<bool> {
         let (wake, close, went_soft) = {
             let mut pending = self.pending.lock();
             if pending.closed {
-                return false;
+                return None;
             }
             let wake = pending.buf.is_empty();
             pending.buf.extend_from_slice(bytes);
@@ -140,7 +142,11 @@ impl Mailbox {
         } else if wake {
             self.client.wake.notify_one();
         }
-        went_soft && close.is_none()
+        Some(went_soft && close.is_none())
+    }
+
+    fn is_closed(&self) -> bool {
+        self.pending.lock().closed
     }
 
     /// Applies the limits to what is unread now; the bytes unread (and the mailbox
@@ -458,9 +464,8 @@ impl PubSub {
             if let Some(listeners) = map.get(channel) {
                 let mut encoded = Encoded::new(|w| write_message(w, b"message", channel, message));
                 for mailbox in listeners {
-                    self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
+                    receivers += self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
                 }
-                receivers += listeners.len();
             }
         }
         let patterns = self.patterns.read();
@@ -470,9 +475,8 @@ impl PubSub {
             }
             let mut encoded = Encoded::new(|w| write_pattern_message(w, pattern, channel, message));
             for mailbox in listeners {
-                self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
+                receivers += self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
             }
-            receivers += listeners.len();
         }
         receivers
     }
@@ -485,15 +489,30 @@ impl PubSub {
             return 0;
         };
         let mut encoded = Encoded::new(|w| write_message(w, b"smessage", channel, message));
+        let mut receivers = 0;
         for mailbox in listeners {
-            self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
+            receivers += self.deliver(mailbox, encoded.get(mailbox), limits, now_ms);
         }
-        listeners.len()
+        receivers
     }
 
-    fn deliver(&self, mailbox: &Arc<Mailbox>, bytes: &[u8], limits: &OutputLimits, now_ms: i64) {
-        if mailbox.deliver(bytes, limits, now_ms, &self.stats) {
-            self.over_soft.lock().push(mailbox.clone());
+    /// Delivers to one subscriber; 1 if it received the message, 0 if it had already
+    /// been closed for its output limits (its connection is on its way out).
+    fn deliver(
+        &self,
+        mailbox: &Arc<Mailbox>,
+        bytes: &[u8],
+        limits: &OutputLimits,
+        now_ms: i64,
+    ) -> usize {
+        match mailbox.deliver(bytes, limits, now_ms, &self.stats) {
+            None => 0,
+            Some(went_soft) => {
+                if went_soft {
+                    self.over_soft.lock().push(mailbox.clone());
+                }
+                1
+            }
         }
     }
 
@@ -525,7 +544,9 @@ impl PubSub {
 
     pub fn subscriber_count(&self, shard: bool, channel: &[u8]) -> usize {
         let map = self.map_of(if shard { Kind::Shard } else { Kind::Channel });
-        map.read().get(channel).map_or(0, Vec::len)
+        map.read().get(channel).map_or(0, |listeners| {
+            listeners.iter().filter(|m| !m.is_closed()).count()
+        })
     }
 
     /// Distinct patterns with subscribers (PUBSUB NUMPAT, INFO `pubsub_patterns`).
