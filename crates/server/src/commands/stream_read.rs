@@ -184,7 +184,12 @@ fn read_command(ctx: &mut Ctx, group_mode: bool) -> CmdResult {
             }
             from.push(ReadFrom::New);
         } else {
-            from.push(ReadFrom::After(parse_strict_id(id_arg)?));
+            match parse_strict_id(id_arg)? {
+                // Redis stores `>` as the largest ID, so naming that ID reads new
+                // entries too (and, with none, creates no consumer).
+                StreamId::MAX if group_mode => from.push(ReadFrom::New),
+                id => from.push(ReadFrom::After(id)),
+            }
         }
     }
     let group = args.group.map(|(g, _)| g);
