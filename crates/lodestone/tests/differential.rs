@@ -363,13 +363,28 @@ struct Judge {
     all_tainted: bool,
     /// Commands lodestone answered with its "not implemented yet" stub.
     stubs: std::collections::BTreeSet<String>,
+    /// Keys SORT or SORT_RO ran on. Redis converts a sorted set it sorts to `skiplist`,
+    /// where a lex range over members with different scores (undefined) depends on the
+    /// list's random layout: two redis-servers disagree. Lex ranges on these keys are
+    /// compared by shape, and taint what they write.
+    sorted_keys: HashSet<Vec<u8>>,
 }
 
 impl Judge {
     /// Compares one exchange and records the outcome.
     fn judge(&mut self, origin: String, args: &[Vec<u8>], redis: Vec<u8>, lodestone: Vec<u8>) {
         let name = command_label(args);
-        let norm = normalisation(args);
+        let mut norm = normalisation(args);
+        let lex = lex_range(args).filter(|(key, _)| self.sorted_keys.contains(*key));
+        if lex.is_some() {
+            norm = Some(Norm::Length);
+        }
+        let lex_write = lex.is_some_and(|(_, writes)| writes);
+        if (args[0].eq_ignore_ascii_case(b"SORT") || args[0].eq_ignore_ascii_case(b"SORT_RO"))
+            && args.len() > 1
+        {
+            self.sorted_keys.insert(args[1].clone());
+        }
         let tally = self.tally.entry(name).or_default();
         tally.sent += 1;
         let is_error = redis.starts_with(b"-") || lodestone.starts_with(b"-");
@@ -382,7 +397,7 @@ impl Judge {
             // An accepted error on one side only (SortStaleErrno): the other side did
             // the work (SORT ... STORE wrote its destination).
             let one_sided = redis.starts_with(b"-") != lodestone.starts_with(b"-");
-            if unfinished || one_sided || self.is_tainted(args) {
+            if unfinished || one_sided || lex_write || self.is_tainted(args) {
                 // Same reply, but an unfinished command may still have done something
                 // else (SET k v EX 10 answering OK without the TTL), and a command on a
                 // tainted name spreads the taint (RENAME tainted other).
@@ -534,6 +549,20 @@ fn command_label(args: &[Vec<u8>]) -> String {
         }
         _ => name,
     }
+}
+
+/// The sorted set a lex-range call reads, and whether the call writes.
+fn lex_range(args: &[Vec<u8>]) -> Option<(&[u8], bool)> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    let bylex = || args.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX"));
+    let (key, writes) = match name.as_str() {
+        "ZRANGEBYLEX" | "ZREVRANGEBYLEX" | "ZLEXCOUNT" => (args.get(1)?, false),
+        "ZREMRANGEBYLEX" => (args.get(1)?, true),
+        "ZRANGE" if bylex() => (args.get(1)?, false),
+        "ZRANGESTORE" if bylex() => (args.get(2)?, true),
+        _ => return None,
+    };
+    Some((key.as_slice(), writes))
 }
 
 fn normalisation(args: &[Vec<u8>]) -> Option<Norm> {
